@@ -1,1 +1,47 @@
-//! placeholder
+//! # kiln
+//!
+//! A tensor graph compiler. You build a lazy, static graph through [`Tensor`] handles with
+//! PyTorch's names; kiln evaluates it (today through the reference interpreter; compiled
+//! backends serve the same calls as they land).
+//!
+//! ```
+//! use kiln::Graph;
+//! # fn main() -> kiln::Result<()> {
+//! let g = Graph::new();
+//! let a = g.tensor([[1.0f32, 2.0], [3.0, 4.0]])?;
+//! let b = g.tensor([10.0f32, 20.0])?;
+//! let c = ((&a + &b)? * 2.0)?; // broadcasting, a scalar on either side
+//! assert_eq!(c.to_host()?.to_string(), "tensor([[22., 44.],\n        [26., 48.]])");
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod graph;
+mod literal;
+mod ops;
+pub mod random;
+mod tensor;
+
+pub use error::{Error, Result};
+pub use graph::{Device, Graph};
+pub use kiln_ir as ir;
+pub use kiln_ir::{DType, HostTensor, Shape};
+pub use literal::TensorLiteral;
+pub use ops::index::Idx;
+pub use random::manual_seed;
+pub use tensor::Tensor;
+
+/// `torch.rand(shape)`: uniform [0, 1) `f32` values from the global PyTorch-compatible generator.
+pub fn rand(shape: &[usize]) -> Result<HostTensor> {
+    let shape = Shape::new(shape)?;
+    let values = random::with_default_generator(|g| g.rand_f32(shape.numel()));
+    Ok(HostTensor::new(shape, kiln_ir::TensorData::F32(values))?)
+}
+
+/// `torch.randn(shape)`: standard normal `f32` values from the global PyTorch-compatible generator.
+pub fn randn(shape: &[usize]) -> Result<HostTensor> {
+    let shape = Shape::new(shape)?;
+    let values = random::with_default_generator(|g| g.randn_f32(shape.numel()));
+    Ok(HostTensor::new(shape, kiln_ir::TensorData::F32(values))?)
+}

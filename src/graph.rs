@@ -1,0 +1,256 @@
+//! The user's graph handle: the IR graph being built, the values of its parameters, and the
+//! device that evaluates it.
+
+use crate::literal::TensorLiteral;
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+use kiln_ir::{DType, HostTensor, NodeId, Shape};
+use std::cell::{Ref, RefCell, RefMut};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Where a graph is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Device {
+    /// The reference interpreter (f64 arithmetic, rounded per node): slow, and the oracle that
+    /// the compiled backends are tested against.
+    #[default]
+    Interpreter,
+}
+
+pub(crate) struct GraphState {
+    pub(crate) ir: kiln_ir::Graph,
+    /// Current values of `param` nodes, by name.
+    pub(crate) params: HashMap<String, HostTensor>,
+    pub(crate) device: Device,
+}
+
+/// A lazily built tensor graph. Cloning the handle shares the graph; [`Tensor`]s created from it
+/// are nodes in it. Nothing is computed until a value is asked for ([`Tensor::to_host`],
+/// [`Graph::eval`]).
+#[derive(Clone)]
+pub struct Graph(pub(crate) Rc<RefCell<GraphState>>);
+
+impl Default for Graph {
+    fn default() -> Graph {
+        Graph::new()
+    }
+}
+
+impl Graph {
+    /// An empty graph evaluated on the default device.
+    pub fn new() -> Graph {
+        Graph(Rc::new(RefCell::new(GraphState {
+            ir: kiln_ir::Graph::new(),
+            params: HashMap::new(),
+            device: Device::default(),
+        })))
+    }
+
+    /// The device that evaluates this graph.
+    pub fn device(&self) -> Device {
+        self.0.borrow().device
+    }
+
+    /// Chooses the device that evaluates this graph.
+    pub fn set_device(&self, device: Device) {
+        self.0.borrow_mut().device = device;
+    }
+
+    pub(crate) fn state(&self) -> Ref<'_, GraphState> {
+        self.0.borrow()
+    }
+
+    pub(crate) fn state_mut(&self) -> RefMut<'_, GraphState> {
+        self.0.borrow_mut()
+    }
+
+    /// True when both handles refer to the same graph.
+    pub fn same_as(&self, other: &Graph) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub(crate) fn wrap(&self, id: NodeId) -> Tensor {
+        Tensor::from_parts(self.clone(), id)
+    }
+
+    /// Runs `f` on the IR graph and wraps the node it returns.
+    pub(crate) fn build(&self, f: impl FnOnce(&mut kiln_ir::Graph) -> kiln_ir::Result<NodeId>) -> Result<Tensor> {
+        let id = f(&mut self.state_mut().ir)?;
+        Ok(self.wrap(id))
+    }
+
+    /// A snapshot of the IR built so far.
+    pub fn ir(&self) -> kiln_ir::Graph {
+        self.state().ir.clone()
+    }
+
+    /// A literal tensor from a number, array, nested array, `Vec` or [`HostTensor`]
+    /// (`torch.tensor(data)`): `g.tensor([[1.0f32, 2.0], [3.0, 4.0]])`.
+    pub fn tensor(&self, data: impl TensorLiteral) -> Result<Tensor> {
+        let value = data.to_host_tensor()?;
+        self.build(|g| g.constant(value))
+    }
+
+    /// An input fed by name at evaluation time.
+    pub fn input(&self, name: &str, dtype: DType, shape: &[usize]) -> Result<Tensor> {
+        let shape = Shape::new(shape)?;
+        self.build(|g| g.input(name, dtype, shape))
+    }
+
+    /// A parameter: a named value owned by the graph, read by every evaluation and updated by
+    /// training. Names must be unique.
+    pub fn parameter(&self, name: &str, value: impl TensorLiteral) -> Result<Tensor> {
+        let value = value.to_host_tensor()?;
+        if self.state().params.contains_key(name) {
+            return Err(Error::api("parameter", format!("a parameter named \"{name}\" already exists")));
+        }
+        let t = self.build(|g| g.parameter(name, value.dtype(), value.shape().clone()))?;
+        self.state_mut().params.insert(name.to_string(), value);
+        Ok(t)
+    }
+
+    /// The current value of a parameter.
+    pub fn parameter_value(&self, name: &str) -> Result<HostTensor> {
+        self.state()
+            .params
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::api("parameter_value", format!("no parameter named \"{name}\"")))
+    }
+
+    /// Replaces a parameter's value (same dtype and shape).
+    pub fn set_parameter(&self, name: &str, value: HostTensor) -> Result<()> {
+        let mut st = self.state_mut();
+        let old = st
+            .params
+            .get_mut(name)
+            .ok_or_else(|| Error::api("set_parameter", format!("no parameter named \"{name}\"")))?;
+        if old.dtype() != value.dtype() || old.shape() != value.shape() {
+            return Err(Error::api(
+                "set_parameter",
+                format!(
+                    "\"{name}\" is {}{}, the new value is {}{}",
+                    old.dtype(),
+                    old.shape(),
+                    value.dtype(),
+                    value.shape()
+                ),
+            ));
+        }
+        *old = value;
+        Ok(())
+    }
+
+    /// `torch.full(shape, value, dtype=dtype)`, as a broadcast scalar (no data is stored).
+    pub fn full(&self, shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        let shape = Shape::new(shape)?;
+        self.build(|g| {
+            let s = g.scalar(dtype, value)?;
+            let ones = Shape::new(&vec![1; shape.rank()])?;
+            let s = g.reshape(s, ones)?;
+            g.expand(s, shape)
+        })
+    }
+
+    /// `torch.zeros(shape)` (`f32`).
+    pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
+        self.full(shape, 0.0, DType::F32)
+    }
+
+    /// `torch.ones(shape)` (`f32`).
+    pub fn ones(&self, shape: &[usize]) -> Result<Tensor> {
+        self.full(shape, 1.0, DType::F32)
+    }
+
+    /// `torch.eye(n)` (`f32`).
+    pub fn eye(&self, n: usize) -> Result<Tensor> {
+        let shape = Shape::new(&[n, n])?;
+        let values: Vec<f64> = (0..n * n).map(|i| f64::from(u8::from(i / n == i % n))).collect();
+        self.tensor(HostTensor::from_f64(DType::F32, shape, &values)?)
+    }
+
+    /// `torch.arange(start, end)` with step 1: `i64` values `start, start+1, ..., end-1`.
+    pub fn arange(&self, start: i64, end: i64) -> Result<Tensor> {
+        self.tensor((start..end.max(start)).collect::<Vec<i64>>())
+    }
+
+    /// `torch.arange(start, end, step)` for floats (`f32`): `ceil((end - start) / step)` values.
+    pub fn arange_f32(&self, start: f64, end: f64, step: f64) -> Result<Tensor> {
+        let n = (end - start) / step;
+        if step == 0.0 || !n.is_finite() || n < 0.0 {
+            return Err(Error::api(
+                "arange",
+                format!("invalid range {start}..{end} with step {step}"),
+            ));
+        }
+        let n = n.ceil() as usize;
+        self.tensor((0..n).map(|i| (start + i as f64 * step) as f32).collect::<Vec<f32>>())
+    }
+
+    /// `torch.linspace(start, end, steps)` (`f32`), with PyTorch's symmetric formula so that both
+    /// ends are exact: the first half counts up from `start`, the second half down from `end`.
+    pub fn linspace(&self, start: f64, end: f64, steps: usize) -> Result<Tensor> {
+        let (s, e) = (start as f32, end as f32);
+        let values: Vec<f32> = match steps {
+            0 => vec![],
+            1 => vec![s],
+            _ => {
+                let step = (e - s) / (steps - 1) as f32;
+                let half = steps / 2;
+                (0..steps)
+                    .map(|i| {
+                        if i < half {
+                            s + step * i as f32
+                        } else {
+                            e - step * (steps - i - 1) as f32
+                        }
+                    })
+                    .collect()
+            }
+        };
+        self.tensor(values)
+    }
+
+    /// `torch.rand(shape)` drawn now from the global PyTorch-compatible generator (see
+    /// [`crate::manual_seed`]) and embedded as a literal.
+    pub fn rand(&self, shape: &[usize]) -> Result<Tensor> {
+        self.tensor(crate::rand(shape)?)
+    }
+
+    /// `torch.randn(shape)` drawn now from the global PyTorch-compatible generator.
+    pub fn randn(&self, shape: &[usize]) -> Result<Tensor> {
+        self.tensor(crate::randn(shape)?)
+    }
+
+    /// Evaluates `outputs` with `feeds` for the graph's inputs (parameters are supplied by the
+    /// graph). Returns one host tensor per output.
+    pub fn eval(&self, outputs: &[&Tensor], feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+        for t in outputs {
+            if !t.graph().same_as(self) {
+                return Err(Error::api("eval", format!("{} belongs to another graph", t.id())));
+            }
+        }
+        let st = self.state();
+        let mut all: HashMap<String, HostTensor> = st.params.clone();
+        for (name, value) in feeds {
+            if st.params.contains_key(*name) {
+                return Err(Error::api(
+                    "eval",
+                    format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
+                ));
+            }
+            all.insert((*name).to_string(), (*value).clone());
+        }
+        let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
+        match st.device {
+            Device::Interpreter => Ok(kiln_ir::interp::evaluate(&st.ir, &ids, &all)?),
+        }
+    }
+
+    /// Number of nodes built so far.
+    pub fn node_count(&self) -> usize {
+        self.state().ir.len()
+    }
+}

@@ -1,0 +1,118 @@
+//! `Tensor`: a handle to one node of a [`Graph`], with its type and evaluation. The operations
+//! on tensors live in `ops/`.
+
+use crate::graph::Graph;
+use crate::{Error, Result};
+use kiln_ir::{DType, HostTensor, NodeId, Shape};
+use std::fmt;
+
+/// A lazy tensor: a node of a [`Graph`]. Cheap to clone (a reference-counted graph handle and a
+/// node id). Operations build new nodes; nothing runs until a value is asked for.
+#[derive(Clone)]
+pub struct Tensor {
+    graph: Graph,
+    id: NodeId,
+}
+
+impl Tensor {
+    pub(crate) fn from_parts(graph: Graph, id: NodeId) -> Tensor {
+        Tensor { graph, id }
+    }
+
+    /// The graph this tensor belongs to.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The node id (`%N` in the text format).
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn node_type(&self) -> kiln_ir::TensorType {
+        // The id came from this graph and nodes are never removed from an API graph.
+        self.graph
+            .state()
+            .ir
+            .node(self.id)
+            .map(|n| n.ty.clone())
+            .unwrap_or_else(|_| kiln_ir::TensorType::new(DType::F32, Shape::scalar()))
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Shape {
+        self.node_type().shape
+    }
+
+    /// The dimensions, as `torch.Size` gives them.
+    pub fn dims(&self) -> Vec<usize> {
+        self.node_type().shape.dims().to_vec()
+    }
+
+    /// `x.size(dim)`, with negative dims counting from the end.
+    pub fn size(&self, dim: isize) -> Result<usize> {
+        let shape = self.shape();
+        Ok(shape.dim(shape.axis("size", dim)?))
+    }
+
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.node_type().shape.rank()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.node_type().shape.numel()
+    }
+
+    /// The dtype.
+    pub fn dtype(&self) -> DType {
+        self.node_type().dtype
+    }
+
+    /// Evaluates this tensor (the graph's parameters are used; inputs cannot be fed here, use
+    /// [`Graph::eval`] for graphs with inputs).
+    pub fn to_host(&self) -> Result<HostTensor> {
+        let mut out = self.graph.eval(&[self], &[])?;
+        out.pop().ok_or_else(|| Error::api("to_host", "evaluation returned no value"))
+    }
+
+    /// Evaluates a one-element tensor to a number (`x.item()`).
+    pub fn item(&self) -> Result<f64> {
+        Ok(self.to_host()?.item()?)
+    }
+
+    /// Evaluates to a `Vec<f32>` (casting from any dtype).
+    pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
+        Ok(self.to_host()?.to_f64_vec().into_iter().map(|v| v as f32).collect())
+    }
+
+    /// Evaluates to a `Vec<f64>` (casting from any dtype).
+    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        Ok(self.to_host()?.to_f64_vec())
+    }
+
+    pub(crate) fn check_same_graph(&self, other: &Tensor, op: &'static str) -> Result<()> {
+        if self.graph.same_as(&other.graph) {
+            Ok(())
+        } else {
+            Err(Error::api(op, format!("{} and {} belong to different graphs", self.id, other.id)))
+        }
+    }
+}
+
+impl fmt::Display for Tensor {
+    /// Evaluates the tensor and prints it as PyTorch does; if evaluation fails, prints the error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_host() {
+            Ok(v) => write!(f, "{v}"),
+            Err(e) => write!(f, "tensor(<{} {}{}: {e}>)", self.id, self.dtype(), self.shape()),
+        }
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor({}: {}{})", self.id, self.dtype(), self.shape())
+    }
+}

@@ -14,6 +14,7 @@ pub mod dtype;
 pub mod error;
 pub mod graph;
 pub mod op;
+pub mod philox;
 pub mod shape;
 pub mod tensor;
 

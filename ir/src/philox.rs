@@ -76,7 +76,7 @@ pub fn philox_normal(seed: u64, index: u64) -> f32 {
     let u2 = unit(words[even + 1]);
     let r = (-2.0 * u1.ln()).sqrt();
     let theta = 2.0 * std::f64::consts::PI * u2;
-    let z = if lane % 2 == 0 {
+    let z = if lane == even {
         r * theta.cos()
     } else {
         r * theta.sin()
@@ -110,9 +110,9 @@ mod tests {
     #[test]
     fn uniform_reads_one_lane_per_element() {
         let words = philox4x32_10([1, 0, 0, 0], [7, 0]);
-        for lane in 0..4 {
-            let expected = f64::from(words[lane] >> 8) / 16_777_216.0;
-            assert_eq!(f64::from(philox_uniform(7, 4 + lane as u64)), expected);
+        for (lane, word) in (0u64..).zip(words) {
+            let expected = f64::from(word >> 8) / 16_777_216.0;
+            assert_eq!(f64::from(philox_uniform(7, 4 + lane)), expected);
         }
     }
 

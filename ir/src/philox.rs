@@ -1,130 +1,192 @@
-//! Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11), the
-//! counter-based generator behind [`crate::Op::Random`].
+//! Counter-based Philox4x32-10 random numbers.
 //!
-//! Guarantees: element `index` of a random tensor is a pure function of `(seed, index)`, so any
-//! backend can compute any element independently and every backend produces the same stream.
-//! [`philox4x32_10`] reproduces Random123's known-answer vectors bit for bit.
+//! [`philox4x32_10`] is the Philox4x32 bijection with 10 rounds from
+//! Salmon et al., "Parallel Random Numbers: As Easy as 1, 2, 3" (SC 2011),
+//! exactly as implemented by Random123's `philox4x32_R(10, ctr, key)` and
+//! used by cuRAND's `curand_Philox4x32_10` and JAX's Philox. It is verified
+//! against the three `philox4x32 10` known-answer vectors of Random123's
+//! `kat_vectors` file.
 //!
-//! Layout of the stream: element `index` reads lane `index % 4` of the block
-//! `philox4x32_10([lo(index / 4), hi(index / 4), 0, 0], [lo(seed), hi(seed)])`.
+//! Because the generator is a pure function of `(counter, key)`, element
+//! `i` of a stream can be computed independently of every other element,
+//! which is what makes it suitable for generated, parallel kernels: the
+//! helpers [`philox_uniform`] and [`philox_normal`] define *which* counter
+//! and lane feed element `i`, so that any backend reproduces the same values.
+//!
+//! Guarantees: the integer outputs and [`philox_uniform`] are exact and
+//! platform independent. [`philox_normal`] goes through `ln`/`sin`/`cos` of
+//! the platform math library in `f64` before rounding to `f32`; it is
+//! correctly rounded except in rare ties, so results may differ by one ulp
+//! between math libraries.
 
-/// Multiplier of lane 0 (Random123's `PHILOX_M4x32_0`).
+/// First round multiplier (`PHILOX_M4x32_0`).
 const M0: u32 = 0xD251_1F53;
-/// Multiplier of lane 2 (Random123's `PHILOX_M4x32_1`).
+/// Second round multiplier (`PHILOX_M4x32_1`).
 const M1: u32 = 0xCD9E_8D57;
-/// Key schedule increment of key word 0 (the golden ratio).
+/// Key schedule increments (`PHILOX_W32_0`, `PHILOX_W32_1`): the golden
+/// ratio and sqrt(3) - 1 in 0.32 fixed point.
 const W0: u32 = 0x9E37_79B9;
-/// Key schedule increment of key word 1 (sqrt(3) - 1).
 const W1: u32 = 0xBB67_AE85;
-/// 2^-24: scales a 24-bit integer into [0, 1).
-const TWO_POW_MINUS_24: f64 = 1.0 / 16_777_216.0;
 
-/// One Philox round: two 32x32->64 multiplies, the high halves xored with the key.
-fn round(c: [u32; 4], k: [u32; 2]) -> [u32; 4] {
-    let p0 = u64::from(M0) * u64::from(c[0]);
-    let p1 = u64::from(M1) * u64::from(c[2]);
-    let (hi0, lo0) = ((p0 >> 32) as u32, p0 as u32);
-    let (hi1, lo1) = ((p1 >> 32) as u32, p1 as u32);
-    [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0]
+/// Full 64-bit product of two 32-bit words, split as `(hi, lo)`.
+fn mulhilo(a: u32, b: u32) -> (u32, u32) {
+    let product = u64::from(a) * u64::from(b);
+    ((product >> 32) as u32, product as u32)
 }
 
-/// The Philox4x32 bijection with 10 rounds: four random 32-bit words for a counter and a key.
+/// One Philox S-box/P-box round.
+fn round(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (hi0, lo0) = mulhilo(M0, ctr[0]);
+    let (hi1, lo1) = mulhilo(M1, ctr[2]);
+    [hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0]
+}
+
+/// Philox4x32 with 10 rounds: maps a 128-bit counter and a 64-bit key to
+/// 128 pseudo-random bits (Random123 `philox4x32_R(10, counter, key)`).
+///
+/// The key is bumped by the Weyl increments between rounds, i.e. 10 rounds
+/// and 9 key updates.
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let mut c = counter;
-    let mut k = key;
-    for r in 0..10 {
-        if r > 0 {
-            k = [k[0].wrapping_add(W0), k[1].wrapping_add(W1)];
-        }
-        c = round(c, k);
+    let mut ctr = round(counter, key);
+    let mut key = key;
+    for _ in 1..10 {
+        key = [key[0].wrapping_add(W0), key[1].wrapping_add(W1)];
+        ctr = round(ctr, key);
     }
-    c
+    ctr
 }
 
-/// The block of four words holding elements `4 * (index / 4) .. 4 * (index / 4) + 4`.
-fn block(seed: u64, index: u64) -> [u32; 4] {
-    let b = index / 4;
+/// Maps 32 random bits to a float in `[0, 1)` using the top 24 bits:
+/// `(x >> 8) * 2^-24`. Every result is exactly representable, so the value
+/// is the same on every platform, and 1.0 is never produced.
+pub fn uniform_f32_from_u32(x: u32) -> f32 {
+    // A 24-bit integer converts to f32 exactly; scaling by 2^-24 is exact.
+    (x >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// The key for a 64-bit seed: `[low 32 bits, high 32 bits]`.
+fn seed_key(seed: u64) -> [u32; 2] {
+    [seed as u32, (seed >> 32) as u32]
+}
+
+/// The Philox output block `block` of stream `stream` under `seed`:
+/// counter `[block low, block high, stream, 0]`.
+fn block(seed: u64, block: u64, stream: u32) -> [u32; 4] {
     philox4x32_10(
-        [b as u32, (b >> 32) as u32, 0, 0],
-        [seed as u32, (seed >> 32) as u32],
+        [block as u32, (block >> 32) as u32, stream, 0],
+        seed_key(seed),
     )
 }
 
-/// A word's top 24 bits as a uniform number in [0, 1) (exact in `f32`).
-fn unit(word: u32) -> f64 {
-    f64::from(word >> 8) * TWO_POW_MINUS_24
-}
-
-/// Element `index` of the uniform stream `seed`: a multiple of 2^-24 in [0, 1).
-pub fn philox_uniform(seed: u64, index: u64) -> f32 {
-    let words = block(seed, index);
-    // Exact: a 24-bit integer times a power of two fits an f32.
-    unit(words[(index % 4) as usize]) as f32
-}
-
-/// Element `index` of the standard normal stream `seed`.
+/// Element `index` of the uniform `[0, 1)` stream for `seed`.
 ///
-/// Box–Muller on the lane pair (0, 1) or (2, 3) containing lane `index % 4`:
-/// `r = sqrt(-2 ln u1)`, `theta = 2 pi u2`, the even lane gets `r cos(theta)` and the odd lane
-/// `r sin(theta)`, where `u1 = (w_even >> 8 + 1) 2^-24` lies in (0, 1] (so the log is finite) and
-/// `u2 = (w_odd >> 8) 2^-24`. Computed in `f64`, rounded once to `f32`.
+/// Mapping: key = `[seed as u32, (seed >> 32) as u32]`, counter =
+/// `[(index / 4) as u32, ((index / 4) >> 32) as u32, 0, 0]`; the result is
+/// lane `index % 4` of the Philox output passed through
+/// [`uniform_f32_from_u32`]. Consecutive groups of four indices therefore
+/// share one Philox evaluation, as in cuRAND's `curand_uniform4`.
+pub fn philox_uniform(seed: u64, index: u64) -> f32 {
+    let lanes = block(seed, index / 4, 0);
+    uniform_f32_from_u32(lanes[(index % 4) as usize])
+}
+
+/// Element `index` of the standard normal stream for `seed`.
+///
+/// Mapping: key as in [`philox_uniform`]; counter =
+/// `[(index / 4) low, (index / 4) high, 1, 0]` (the third word `1` keeps
+/// this stream disjoint from the uniform stream of the same seed). The four
+/// lanes form two Box-Muller pairs: element `index` uses the pair
+/// `p = (index % 4) / 2`, lanes `2p` and `2p + 1`, with
+/// `u1 = 1 - uniform(lane 2p)` in `(0, 1]` and `u2 = uniform(lane 2p + 1)`;
+/// it returns `sqrt(-2 ln u1) * cos(2 pi u2)` for even `index` and
+/// `sqrt(-2 ln u1) * sin(2 pi u2)` for odd `index`. The transform is
+/// evaluated in `f64` and rounded once to `f32`; the result is always
+/// finite (|x| <= sqrt(-2 ln 2^-24) ~ 5.77).
 pub fn philox_normal(seed: u64, index: u64) -> f32 {
-    let words = block(seed, index);
-    let lane = (index % 4) as usize;
-    let even = lane & !1;
-    let u1 = f64::from((words[even] >> 8) + 1) * TWO_POW_MINUS_24;
-    let u2 = unit(words[even + 1]);
-    let r = (-2.0 * u1.ln()).sqrt();
+    let lanes = block(seed, index / 4, 1);
+    let pair = ((index % 4) / 2) as usize * 2;
+    let u1 = 1.0 - f64::from(uniform_f32_from_u32(lanes[pair]));
+    let u2 = f64::from(uniform_f32_from_u32(lanes[pair + 1]));
+    let radius = (-2.0 * u1.ln()).sqrt();
     let theta = 2.0 * std::f64::consts::PI * u2;
-    let z = if lane == even {
-        r * theta.cos()
+    let value = if index % 2 == 0 {
+        radius * theta.cos()
     } else {
-        r * theta.sin()
+        radius * theta.sin()
     };
-    z as f32
+    value as f32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // Known-answer vectors from Random123's kat_vectors file
+    // ("philox4x32 10 <ctr x4> <key x2> <expected x4>").
     #[test]
-    fn matches_random123_known_answers() {
+    fn random123_known_answers() {
         assert_eq!(
             philox4x32_10([0; 4], [0; 2]),
-            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
         );
         assert_eq!(
             philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
-            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
+            [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
         );
         assert_eq!(
             philox4x32_10(
-                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
-                [0xa409_3822, 0x299f_31d0]
+                [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+                [0xa4093822, 0x299f31d0]
             ),
-            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
+            [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
         );
     }
 
     #[test]
-    fn uniform_reads_one_lane_per_element() {
-        let words = philox4x32_10([1, 0, 0, 0], [7, 0]);
-        for (lane, word) in (0u64..).zip(words) {
-            let expected = f64::from(word >> 8) / 16_777_216.0;
-            assert_eq!(f64::from(philox_uniform(7, 4 + lane)), expected);
+    fn uniform_conversion_bounds() {
+        assert_eq!(uniform_f32_from_u32(0), 0.0);
+        assert_eq!(uniform_f32_from_u32(0xff), 0.0);
+        assert_eq!(uniform_f32_from_u32(0x100), 1.0 / 16_777_216.0);
+        assert_eq!(uniform_f32_from_u32(u32::MAX), 1.0 - 1.0 / 16_777_216.0);
+    }
+
+    #[test]
+    fn uniform_stream_mapping() {
+        let seed = 0x0123_4567_89ab_cdef_u64;
+        let index = (5u64 << 34) + 6; // block (5 << 32) + 1, lane 2
+        let lanes = philox4x32_10([1, 5, 0, 0], [0x89ab_cdef, 0x0123_4567]);
+        assert_eq!(philox_uniform(seed, index), uniform_f32_from_u32(lanes[2]));
+        // Extreme indices and seeds must not panic.
+        for (s, i) in [(0, 0), (u64::MAX, u64::MAX), (1, u64::MAX - 3)] {
+            let u = philox_uniform(s, i);
+            assert!((0.0..1.0).contains(&u));
+            assert!(philox_normal(s, i).is_finite());
         }
     }
 
     #[test]
-    fn normal_pairs_share_a_radius() {
-        // Box–Muller: z0^2 + z1^2 = -2 ln u1 for the two lanes of a pair.
-        let words = philox4x32_10([0, 0, 0, 0], [3, 0]);
-        let u1 = f64::from((words[2] >> 8) + 1) / 16_777_216.0;
-        let (z0, z1) = (
-            f64::from(philox_normal(3, 2)),
-            f64::from(philox_normal(3, 3)),
-        );
-        assert!((z0 * z0 + z1 * z1 - (-2.0 * u1.ln())).abs() < 1e-5);
+    fn uniform_stream_statistics() {
+        let n = 40_000u64;
+        let mean = (0..n).map(|i| f64::from(philox_uniform(7, i))).sum::<f64>() / n as f64;
+        assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
+    }
+
+    #[test]
+    fn normal_stream_mapping_and_statistics() {
+        // Elements 2 and 3 share one Box-Muller pair (lanes 2 and 3).
+        let lanes = philox4x32_10([0, 0, 1, 0], [9, 0]);
+        let u1 = 1.0 - f64::from(uniform_f32_from_u32(lanes[2]));
+        let u2 = f64::from(uniform_f32_from_u32(lanes[3]));
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * u2;
+        assert_eq!(philox_normal(9, 2), (r * theta.cos()) as f32);
+        assert_eq!(philox_normal(9, 3), (r * theta.sin()) as f32);
+
+        let n = 40_000u64;
+        let samples: Vec<f64> = (0..n).map(|i| f64::from(philox_normal(3, i))).collect();
+        let mean = samples.iter().sum::<f64>() / n as f64;
+        let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.02, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.03, "var {var}");
     }
 }

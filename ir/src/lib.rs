@@ -16,6 +16,7 @@ pub mod graph;
 pub mod op;
 pub mod shape;
 pub mod tensor;
+pub mod tensor_fmt;
 
 pub use dtype::DType;
 pub use error::{IrError, Result};
@@ -23,3 +24,4 @@ pub use graph::{Graph, Node, NodeId};
 pub use op::{BinaryOp, Distribution, Op, ReduceOp, SliceRange, TensorType, UnaryOp};
 pub use shape::{Shape, MAX_RANK};
 pub use tensor::{HostTensor, TensorData};
+pub use tensor_fmt::PrintOptions;

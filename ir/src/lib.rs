@@ -18,6 +18,7 @@ pub mod op;
 pub mod philox;
 pub mod shape;
 pub mod tensor;
+pub mod tensor_fmt;
 
 pub use dtype::DType;
 pub use error::{IrError, Result};
@@ -26,3 +27,4 @@ pub use interp::evaluate;
 pub use op::{BinaryOp, Distribution, Op, ReduceOp, SliceRange, TensorType, UnaryOp};
 pub use shape::{Shape, MAX_RANK};
 pub use tensor::{HostTensor, TensorData};
+pub use tensor_fmt::PrintOptions;

@@ -37,7 +37,10 @@ fn main() -> Result<()> {
     println!("\n# seed 004: tensors");
     let t = g.tensor([[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]])?;
     println!("{}\n{:?}", t, t.dims());
-    let t3 = g.tensor([[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]], [[7.0, 8.0, 9.0], [10.0, 11.0, 12.0]]])?;
+    let t3 = g.tensor([
+        [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]],
+        [[7.0, 8.0, 9.0], [10.0, 11.0, 12.0]],
+    ])?;
     println!("{}\n{:?}", t3, t3.dims());
     println!("{}", t3.at(&[0, 1, 0])?);
 
@@ -74,7 +77,10 @@ fn main() -> Result<()> {
     println!("{}", mbases);
     let dataset = g.tensor([[0.0f32, 4.0, 0.1], [0.5, 5.0, 0.2]])?;
     println!("colors = {}", dataset.index(&[Idx::All, Idx::At(2)])?);
-    println!("points = {}", dataset.index(&[Idx::All, Idx::List(vec![0, 1])])?);
+    println!(
+        "points = {}",
+        dataset.index(&[Idx::All, Idx::List(vec![0, 1])])?
+    );
 
     println!("\n# a shape error, reported when the node is built");
     let x = g.zeros(&[64, 2])?;

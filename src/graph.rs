@@ -76,7 +76,10 @@ impl Graph {
     }
 
     /// Runs `f` on the IR graph and wraps the node it returns.
-    pub(crate) fn build(&self, f: impl FnOnce(&mut kiln_ir::Graph) -> kiln_ir::Result<NodeId>) -> Result<Tensor> {
+    pub(crate) fn build(
+        &self,
+        f: impl FnOnce(&mut kiln_ir::Graph) -> kiln_ir::Result<NodeId>,
+    ) -> Result<Tensor> {
         let id = f(&mut self.state_mut().ir)?;
         Ok(self.wrap(id))
     }
@@ -104,7 +107,10 @@ impl Graph {
     pub fn parameter(&self, name: &str, value: impl TensorLiteral) -> Result<Tensor> {
         let value = value.to_host_tensor()?;
         if self.state().params.contains_key(name) {
-            return Err(Error::api("parameter", format!("a parameter named \"{name}\" already exists")));
+            return Err(Error::api(
+                "parameter",
+                format!("a parameter named \"{name}\" already exists"),
+            ));
         }
         let t = self.build(|g| g.parameter(name, value.dtype(), value.shape().clone()))?;
         self.state_mut().params.insert(name.to_string(), value);
@@ -167,7 +173,9 @@ impl Graph {
     /// `torch.eye(n)` (`f32`).
     pub fn eye(&self, n: usize) -> Result<Tensor> {
         let shape = Shape::new(&[n, n])?;
-        let values: Vec<f64> = (0..n * n).map(|i| f64::from(u8::from(i / n == i % n))).collect();
+        let values: Vec<f64> = (0..n * n)
+            .map(|i| f64::from(u8::from(i / n == i % n)))
+            .collect();
         self.tensor(HostTensor::from_f64(DType::F32, shape, &values)?)
     }
 
@@ -186,7 +194,11 @@ impl Graph {
             ));
         }
         let n = n.ceil() as usize;
-        self.tensor((0..n).map(|i| (start + i as f64 * step) as f32).collect::<Vec<f32>>())
+        self.tensor(
+            (0..n)
+                .map(|i| (start + i as f64 * step) as f32)
+                .collect::<Vec<f32>>(),
+        )
     }
 
     /// `torch.linspace(start, end, steps)` (`f32`), with PyTorch's symmetric formula so that both
@@ -226,10 +238,17 @@ impl Graph {
 
     /// Evaluates `outputs` with `feeds` for the graph's inputs (parameters are supplied by the
     /// graph). Returns one host tensor per output.
-    pub fn eval(&self, outputs: &[&Tensor], feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+    pub fn eval(
+        &self,
+        outputs: &[&Tensor],
+        feeds: &[(&str, &HostTensor)],
+    ) -> Result<Vec<HostTensor>> {
         for t in outputs {
             if !t.graph().same_as(self) {
-                return Err(Error::api("eval", format!("{} belongs to another graph", t.id())));
+                return Err(Error::api(
+                    "eval",
+                    format!("{} belongs to another graph", t.id()),
+                ));
             }
         }
         let st = self.state();

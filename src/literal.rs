@@ -69,7 +69,9 @@ impl<E: Element> Nested for E {
 
 fn flatten_seq<T: Nested>(items: &[T], dims: &[usize], out: &mut Vec<T::Elem>) -> Result<()> {
     match dims.first() {
-        Some(&n) if n == items.len() => items.iter().try_for_each(|x| x.flatten_into(&dims[1..], out)),
+        Some(&n) if n == items.len() => items
+            .iter()
+            .try_for_each(|x| x.flatten_into(&dims[1..], out)),
         _ => Err(Error::api(
             "tensor",
             format!(
@@ -141,7 +143,9 @@ mod tests {
 
     #[test]
     fn nested_arrays_and_vecs() {
-        let t = [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]].to_host_tensor().unwrap();
+        let t = [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]
+            .to_host_tensor()
+            .unwrap();
         assert_eq!(t.dims(), &[2, 3]);
         assert_eq!(t.as_f32().unwrap(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let s = 3.5f64.to_host_tensor().unwrap();
@@ -154,7 +158,9 @@ mod tests {
 
     #[test]
     fn ragged_data_is_an_error() {
-        let err = vec![vec![1.0f32, 2.0], vec![3.0]].to_host_tensor().unwrap_err();
+        let err = vec![vec![1.0f32, 2.0], vec![3.0]]
+            .to_host_tensor()
+            .unwrap_err();
         assert!(err.to_string().contains("ragged"), "{err}");
     }
 }

@@ -74,7 +74,8 @@ impl Tensor {
     /// [`Graph::eval`] for graphs with inputs).
     pub fn to_host(&self) -> Result<HostTensor> {
         let mut out = self.graph.eval(&[self], &[])?;
-        out.pop().ok_or_else(|| Error::api("to_host", "evaluation returned no value"))
+        out.pop()
+            .ok_or_else(|| Error::api("to_host", "evaluation returned no value"))
     }
 
     /// Evaluates a one-element tensor to a number (`x.item()`).
@@ -84,7 +85,12 @@ impl Tensor {
 
     /// Evaluates to a `Vec<f32>` (casting from any dtype).
     pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
-        Ok(self.to_host()?.to_f64_vec().into_iter().map(|v| v as f32).collect())
+        Ok(self
+            .to_host()?
+            .to_f64_vec()
+            .into_iter()
+            .map(|v| v as f32)
+            .collect())
     }
 
     /// Evaluates to a `Vec<f64>` (casting from any dtype).
@@ -96,7 +102,10 @@ impl Tensor {
         if self.graph.same_as(&other.graph) {
             Ok(())
         } else {
-            Err(Error::api(op, format!("{} and {} belong to different graphs", self.id, other.id)))
+            Err(Error::api(
+                op,
+                format!("{} and {} belong to different graphs", self.id, other.id),
+            ))
         }
     }
 }
@@ -106,7 +115,13 @@ impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.to_host() {
             Ok(v) => write!(f, "{v}"),
-            Err(e) => write!(f, "tensor(<{} {}{}: {e}>)", self.id, self.dtype(), self.shape()),
+            Err(e) => write!(
+                f,
+                "tensor(<{} {}{}: {e}>)",
+                self.id,
+                self.dtype(),
+                self.shape()
+            ),
         }
     }
 }

@@ -8,7 +8,10 @@ fn f32s(t: &Tensor) -> Vec<f32> {
 }
 
 fn close(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
 }
 
 #[test]
@@ -37,9 +40,15 @@ fn arithmetic_broadcasts_and_promotes() -> Result<()> {
     assert_eq!((&d + &g.tensor([1.0f32])?)?.dtype(), DType::F64);
 
     let err = (&a + &g.tensor([1.0f32, 2.0, 3.0])?).unwrap_err();
-    assert_eq!(err.to_string(), "add: shapes [2,2] and [3] cannot be broadcast together");
+    assert_eq!(
+        err.to_string(),
+        "add: shapes [2,2] and [3] cannot be broadcast together"
+    );
     let other = Graph::new().tensor([1.0f32])?;
-    assert!((&a + &other).unwrap_err().to_string().contains("different graphs"));
+    assert!((&a + &other)
+        .unwrap_err()
+        .to_string()
+        .contains("different graphs"));
     Ok(())
 }
 
@@ -51,14 +60,26 @@ fn elementwise_math() -> Result<()> {
     assert_eq!(f32s(&x.abs()?), vec![1.0, 0.0, 2.0]);
     assert_eq!(f32s(&x.square()?), vec![1.0, 0.0, 4.0]);
     assert_eq!(f32s(&x.clamp(Some(-0.5), Some(1.0))?), vec![-0.5, 0.0, 1.0]);
-    assert!(close(&f32s(&x.exp()?), &[(-1.0f32).exp(), 1.0, 2.0f32.exp()]));
+    assert!(close(
+        &f32s(&x.exp()?),
+        &[(-1.0f32).exp(), 1.0, 2.0f32.exp()]
+    ));
     assert!(close(&f32s(&x.sigmoid()?), &[0.26894142, 0.5, 0.880797]));
     assert!(close(&f32s(&x.tanh()?), &[-0.7615942, 0.0, 0.9640276]));
     assert!(close(&f32s(&x.pow(3.0)?), &[-1.0, 0.0, 8.0]));
-    assert!(close(&f32s(&x.add(2.0)?.sqrt()?), &[1.0, 2.0f32.sqrt(), 2.0]));
-    assert!(close(&f32s(&x.add(2.0)?.log()?), &[0.0, 2.0f32.ln(), 4.0f32.ln()]));
+    assert!(close(
+        &f32s(&x.add(2.0)?.sqrt()?),
+        &[1.0, 2.0f32.sqrt(), 2.0]
+    ));
+    assert!(close(
+        &f32s(&x.add(2.0)?.log()?),
+        &[0.0, 2.0f32.ln(), 4.0f32.ln()]
+    ));
     assert_eq!(x.lt(0.5)?.to_host()?.as_bool()?, &[true, true, false]);
-    assert_eq!(x.ge(&g.tensor([0.0f32])?)?.to_host()?.as_bool()?, &[false, true, true]);
+    assert_eq!(
+        x.ge(&g.tensor([0.0f32])?)?.to_host()?.as_bool()?,
+        &[false, true, true]
+    );
     let picked = x.where_(&x.gt(0.0)?, 10.0)?;
     assert_eq!(f32s(&picked), vec![10.0, 10.0, 2.0]);
     // Integer inputs to float math become f32, as in PyTorch.
@@ -102,22 +123,41 @@ fn matmul_family() -> Result<()> {
         &[16.0, 22.0, 9.0, 28.0, 13.0, 17.0, 27.0, 21.0, 47.0, 65.0, 18.0, 83.0]
     );
     let v = g.tensor([1i64, 2, 3])?;
-    assert_eq!(v.matmul(&g.tensor([4i64, 5, 6])?)?.to_host()?.as_i64()?, &[32]);
+    assert_eq!(
+        v.matmul(&g.tensor([4i64, 5, 6])?)?.to_host()?.as_i64()?,
+        &[32]
+    );
     assert_eq!(v.dot(&g.tensor([4i64, 5, 6])?)?.dims(), Vec::<usize>::new());
     let m = g.tensor([[1.0f32, 2.0], [3.0, 4.0]])?;
     let x = g.tensor([1.0f32, 1.0])?;
     assert_eq!(f32s(&m.matmul(&x)?), vec![3.0, 7.0]);
     assert_eq!(f32s(&x.matmul(&m)?), vec![4.0, 6.0]);
     assert_eq!(
-        g.zeros(&[10, 5, 3, 2, 4])?.matmul(&g.zeros(&[4, 10])?)?.dims(),
+        g.zeros(&[10, 5, 3, 2, 4])?
+            .matmul(&g.zeros(&[4, 10])?)?
+            .dims(),
         vec![10, 5, 3, 2, 10]
     );
-    assert_eq!(g.zeros(&[5, 3, 2])?.bmm(&g.zeros(&[5, 2, 4])?)?.dims(), vec![5, 3, 4]);
-    assert_eq!(g.zeros(&[2, 1, 3, 4])?.matmul(&g.zeros(&[5, 4, 2])?)?.dims(), vec![2, 5, 3, 2]);
+    assert_eq!(
+        g.zeros(&[5, 3, 2])?.bmm(&g.zeros(&[5, 2, 4])?)?.dims(),
+        vec![5, 3, 4]
+    );
+    assert_eq!(
+        g.zeros(&[2, 1, 3, 4])?
+            .matmul(&g.zeros(&[5, 4, 2])?)?
+            .dims(),
+        vec![2, 5, 3, 2]
+    );
     let batched = g.tensor([[[1.0f32, 0.0], [0.0, 1.0]], [[2.0, 0.0], [0.0, 2.0]]])?;
-    assert_eq!(f32s(&batched.matmul(&m)?), vec![1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.0]);
+    assert_eq!(
+        f32s(&batched.matmul(&m)?),
+        vec![1.0, 2.0, 3.0, 4.0, 2.0, 4.0, 6.0, 8.0]
+    );
     let err = g.zeros(&[64, 2])?.matmul(&g.zeros(&[3, 2])?).unwrap_err();
-    assert_eq!(err.to_string(), "matmul: mat1 and mat2 shapes cannot be multiplied (64x2 and 3x2)");
+    assert_eq!(
+        err.to_string(),
+        "matmul: mat1 and mat2 shapes cannot be multiplied (64x2 and 3x2)"
+    );
     assert!(g.zeros(&[2, 3])?.bmm(&g.zeros(&[2, 3])?).is_err());
     let outer = g.arange(1, 4)?.outer(&g.arange(1, 3)?)?;
     assert_eq!(outer.to_host()?.as_i64()?, &[1, 2, 2, 4, 3, 6]);
@@ -143,9 +183,18 @@ fn movement_and_indexing() -> Result<()> {
     assert_eq!(f32s(&x.get(-1)?), vec![4.0, 5.0, 6.0]);
     assert!(x.get(2).is_err());
     assert_eq!(f32s(&x.index(&[Idx::All, Idx::At(2)])?), vec![3.0, 6.0]);
-    assert_eq!(f32s(&x.index(&[Idx::All, Idx::List(vec![2, 0])])?), vec![3.0, 1.0, 6.0, 4.0]);
-    assert_eq!(f32s(&x.slice(1, Some(0), None, 2)?), vec![1.0, 3.0, 4.0, 6.0]);
-    assert_eq!(f32s(&x.slice(1, Some(-2), Some(100), 1)?), vec![2.0, 3.0, 5.0, 6.0]);
+    assert_eq!(
+        f32s(&x.index(&[Idx::All, Idx::List(vec![2, 0])])?),
+        vec![3.0, 1.0, 6.0, 4.0]
+    );
+    assert_eq!(
+        f32s(&x.slice(1, Some(0), None, 2)?),
+        vec![1.0, 3.0, 4.0, 6.0]
+    );
+    assert_eq!(
+        f32s(&x.slice(1, Some(-2), Some(100), 1)?),
+        vec![2.0, 3.0, 5.0, 6.0]
+    );
     assert_eq!(x.at(&[1, 2])?.item()?, 6.0);
     let cat = Tensor::cat(&[&x, &x], 1)?;
     assert_eq!(cat.dims(), vec![2, 6]);
@@ -157,9 +206,16 @@ fn movement_and_indexing() -> Result<()> {
     let hot = g.tensor([0i64, 2, 1])?.one_hot(3)?;
     assert_eq!(hot.to_host()?.as_i64()?, &[1, 0, 0, 0, 0, 1, 0, 1, 0]);
     let bad = g.tensor([0i64, 3])?.one_hot(3)?;
-    assert!(bad.to_host().is_err(), "class 3 of 3 must fail at evaluation");
+    assert!(
+        bad.to_host().is_err(),
+        "class 3 of 3 must fail at evaluation"
+    );
     let bad_gather = x.gather(1, &g.tensor([[5i64], [0]])?)?;
-    assert!(bad_gather.to_host().unwrap_err().to_string().contains("gather"));
+    assert!(bad_gather
+        .to_host()
+        .unwrap_err()
+        .to_string()
+        .contains("gather"));
     Ok(())
 }
 
@@ -179,11 +235,20 @@ fn softmax_rows_sum_to_one_and_are_stable() -> Result<()> {
 fn creation() -> Result<()> {
     let g = Graph::new();
     assert_eq!(f32s(&g.ones(&[2])?), vec![1.0, 1.0]);
-    assert_eq!(g.full(&[2, 2], 7.0, DType::I32)?.to_host()?.as_i32()?, &[7, 7, 7, 7]);
+    assert_eq!(
+        g.full(&[2, 2], 7.0, DType::I32)?.to_host()?.as_i32()?,
+        &[7, 7, 7, 7]
+    );
     assert_eq!(f32s(&g.eye(2)?), vec![1.0, 0.0, 0.0, 1.0]);
     assert_eq!(g.arange(1, 4)?.to_host()?.as_i64()?, &[1, 2, 3]);
-    assert_eq!(f32s(&g.arange_f32(0.0, 1.0, 0.25)?), vec![0.0, 0.25, 0.5, 0.75]);
-    assert_eq!(f32s(&g.linspace(-1.0, 1.0, 5)?), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+    assert_eq!(
+        f32s(&g.arange_f32(0.0, 1.0, 0.25)?),
+        vec![0.0, 0.25, 0.5, 0.75]
+    );
+    assert_eq!(
+        f32s(&g.linspace(-1.0, 1.0, 5)?),
+        vec![-1.0, -0.5, 0.0, 0.5, 1.0]
+    );
     let lin = f32s(&g.linspace(0.0, 2.0 * std::f64::consts::PI, 100)?);
     assert_eq!(lin.len(), 100);
     assert_eq!(lin[99], (2.0 * std::f64::consts::PI) as f32);
@@ -193,7 +258,9 @@ fn creation() -> Result<()> {
     assert_eq!(f32s(&(&p * 2.0)?), vec![2.0, 4.0]);
     g.set_parameter("w", HostTensor::from(vec![3.0f32, 4.0]))?;
     assert_eq!(f32s(&(&p * 2.0)?), vec![6.0, 8.0]);
-    assert!(g.set_parameter("w", HostTensor::from(vec![3.0f32])).is_err());
+    assert!(g
+        .set_parameter("w", HostTensor::from(vec![3.0f32]))
+        .is_err());
     assert!(g.parameter("w", [0.0f32]).is_err());
     Ok(())
 }
@@ -207,9 +274,13 @@ fn inputs_are_fed_by_name_and_checked() -> Result<()> {
     assert_eq!(out[0].as_f32()?, &[3.0, 6.0]);
     let missing = g.eval(&[&y], &[]).unwrap_err();
     assert!(missing.to_string().contains("missing feed"), "{missing}");
-    let wrong = g.eval(&[&y], &[("x", &HostTensor::from(vec![1.0f32]))]).unwrap_err();
+    let wrong = g
+        .eval(&[&y], &[("x", &HostTensor::from(vec![1.0f32]))])
+        .unwrap_err();
     assert!(wrong.to_string().contains("expected f32[2]"), "{wrong}");
-    let dtype = g.eval(&[&y], &[("x", &HostTensor::from(vec![1.0f64, 2.0]))]).unwrap_err();
+    let dtype = g
+        .eval(&[&y], &[("x", &HostTensor::from(vec![1.0f64, 2.0]))])
+        .unwrap_err();
     assert!(dtype.to_string().contains("got f64[2]"), "{dtype}");
     Ok(())
 }

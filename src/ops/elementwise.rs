@@ -42,7 +42,7 @@ macro_rules! float_operand {
         }
     };
 }
-float_operand!(f32);
+
 float_operand!(f64);
 
 macro_rules! int_operand {
@@ -58,7 +58,7 @@ macro_rules! int_operand {
         }
     };
 }
-int_operand!(i32);
+
 int_operand!(i64);
 
 impl Tensor {
@@ -76,7 +76,12 @@ impl Tensor {
     }
 
     /// Binary op after promotion (to `force` if given) and broadcasting.
-    pub(crate) fn binary(&self, other: impl Operand, op: BinaryOp, force: Option<DType>) -> Result<Tensor> {
+    pub(crate) fn binary(
+        &self,
+        other: impl Operand,
+        op: BinaryOp,
+        force: Option<DType>,
+    ) -> Result<Tensor> {
         let other = other.into_tensor(self)?;
         self.binary_build(&other, op.name(), |g, a, b| {
             let (a, b) = unify(g, op.name(), a, b, force)?;

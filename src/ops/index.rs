@@ -43,7 +43,11 @@ impl Tensor {
         let shape = self.shape();
         let axis = shape.axis("select", dim)?;
         let size = shape.dim(axis);
-        let i = if index < 0 { index + size as isize } else { index };
+        let i = if index < 0 {
+            index + size as isize
+        } else {
+            index
+        };
         if i < 0 || i >= size as isize {
             return Err(Error::api(
                 "select",
@@ -53,7 +57,8 @@ impl Tensor {
         let i = i as usize;
         let mut dims = shape.dims().to_vec();
         dims.remove(axis);
-        self.slice_axis(axis, i, i + 1, 1)?.reshape_exact(Shape::new(&dims)?)
+        self.slice_axis(axis, i, i + 1, 1)?
+            .reshape_exact(Shape::new(&dims)?)
     }
 
     /// `x[i]`: selects along the first axis.
@@ -63,11 +68,19 @@ impl Tensor {
 
     /// `x[i, j, ...]`: selects one position on each leading axis.
     pub fn at(&self, indices: &[isize]) -> Result<Tensor> {
-        indices.iter().try_fold(self.clone(), |t, &i| t.select(0, i))
+        indices
+            .iter()
+            .try_fold(self.clone(), |t, &i| t.select(0, i))
     }
 
     /// `x[start:end:step]` along `dim`, with Python's clamping of out-of-range bounds.
-    pub fn slice(&self, dim: isize, start: Option<isize>, end: Option<isize>, step: usize) -> Result<Tensor> {
+    pub fn slice(
+        &self,
+        dim: isize,
+        start: Option<isize>,
+        end: Option<isize>,
+        step: usize,
+    ) -> Result<Tensor> {
         let axis = self.shape().axis("slice", dim)?;
         if step == 0 {
             return Err(Error::api("slice", "slice step must be positive"));
@@ -101,7 +114,11 @@ impl Tensor {
                 if i == axis {
                     SliceRange { start, end, step }
                 } else {
-                    SliceRange { start: 0, end: d, step: 1 }
+                    SliceRange {
+                        start: 0,
+                        end: d,
+                        step: 1,
+                    }
                 }
             })
             .collect();
@@ -114,7 +131,11 @@ impl Tensor {
         if indices.len() > self.rank() {
             return Err(Error::api(
                 "index",
-                format!("too many indices ({}) for a tensor of rank {}", indices.len(), self.rank()),
+                format!(
+                    "too many indices ({}) for a tensor of rank {}",
+                    indices.len(),
+                    self.rank()
+                ),
             ));
         }
         let mut t = self.clone();
@@ -145,7 +166,11 @@ impl Tensor {
         if index.rank() != 1 || !index.dtype().is_int() {
             return Err(Error::api(
                 "index_select",
-                format!("index must be a 1-D integer tensor, got {}{}", index.dtype(), index.shape()),
+                format!(
+                    "index must be a 1-D integer tensor, got {}{}",
+                    index.dtype(),
+                    index.shape()
+                ),
             ));
         }
         let mut out = self.dims();
@@ -163,7 +188,9 @@ impl Tensor {
     /// `torch.gather(x, dim, index)`: `out[i][j] = x[index[i][j]][j]` for `dim = 0`.
     pub fn gather(&self, dim: isize, index: &Tensor) -> Result<Tensor> {
         let axis = self.shape().axis("gather", dim)?;
-        self.binary_build(index, "gather", |g, x, i| g.add(Op::Gather { axis }, &[x, i], None))
+        self.binary_build(index, "gather", |g, x, i| {
+            g.add(Op::Gather { axis }, &[x, i], None)
+        })
     }
 
     /// `x.scatter_add(dim, index, src)`: a copy of `x` with `src` added at the indexed positions.
@@ -183,7 +210,10 @@ impl Tensor {
     /// Class values outside `0..num_classes` make evaluation fail with an error.
     pub fn one_hot(&self, num_classes: usize) -> Result<Tensor> {
         if !self.dtype().is_int() {
-            return Err(Error::api("one_hot", format!("expects an integer tensor, got {}", self.dtype())));
+            return Err(Error::api(
+                "one_hot",
+                format!("expects an integer tensor, got {}", self.dtype()),
+            ));
         }
         let mut dims = self.dims();
         let n = self.numel();

@@ -25,19 +25,36 @@ impl Tensor {
         self.check_same_graph(other, "matmul")?;
         let (ra, rb) = (self.rank(), other.rank());
         if ra == 0 || rb == 0 {
-            return Err(Error::api("matmul", "both arguments need at least 1 dimension"));
+            return Err(Error::api(
+                "matmul",
+                "both arguments need at least 1 dimension",
+            ));
         }
         // Vectors become matrices, and the added axis is removed from the result (PyTorch).
-        let a = if ra == 1 { self.unsqueeze(0)? } else { self.clone() };
-        let b = if rb == 1 { other.unsqueeze(1)? } else { other.clone() };
+        let a = if ra == 1 {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let b = if rb == 1 {
+            other.unsqueeze(1)?
+        } else {
+            other.clone()
+        };
         let (ad, bd) = (a.dims(), b.dims());
-        let (m, k, k2, n) = (ad[ad.len() - 2], ad[ad.len() - 1], bd[bd.len() - 2], bd[bd.len() - 1]);
+        let (m, k, k2, n) = (
+            ad[ad.len() - 2],
+            ad[ad.len() - 1],
+            bd[bd.len() - 2],
+            bd[bd.len() - 1],
+        );
         if k != k2 {
             return Err(cannot_multiply(self, other));
         }
         let batch_a = Shape::new(&ad[..ad.len() - 2])?;
         let batch_b = Shape::new(&bd[..bd.len() - 2])?;
-        let batch = Shape::broadcast("matmul", &batch_a, &batch_b).map_err(|_| cannot_multiply(self, other))?;
+        let batch = Shape::broadcast("matmul", &batch_a, &batch_b)
+            .map_err(|_| cannot_multiply(self, other))?;
         let dtype = promote(a.dtype(), b.dtype());
         let out = a.binary_build(&b, "matmul", |g, x, y| {
             let x = g.cast(x, dtype)?;
@@ -75,7 +92,11 @@ impl Tensor {
         if self.rank() != 2 || other.rank() != 2 {
             return Err(Error::api(
                 "mm",
-                format!("expects two matrices, got shapes {} and {}", self.shape(), other.shape()),
+                format!(
+                    "expects two matrices, got shapes {} and {}",
+                    self.shape(),
+                    other.shape()
+                ),
             ));
         }
         self.matmul(other)
@@ -101,7 +122,11 @@ impl Tensor {
         if self.rank() != 2 || v.rank() != 1 {
             return Err(Error::api(
                 "mv",
-                format!("expects a matrix and a vector, got shapes {} and {}", self.shape(), v.shape()),
+                format!(
+                    "expects a matrix and a vector, got shapes {} and {}",
+                    self.shape(),
+                    v.shape()
+                ),
             ));
         }
         self.matmul(v)
@@ -127,7 +152,11 @@ impl Tensor {
         if self.rank() != 1 || other.rank() != 1 {
             return Err(Error::api(
                 "outer",
-                format!("expects two vectors, got shapes {} and {}", self.shape(), other.shape()),
+                format!(
+                    "expects two vectors, got shapes {} and {}",
+                    self.shape(),
+                    other.shape()
+                ),
             ));
         }
         self.unsqueeze(1)?.mul(&other.unsqueeze(0)?)
@@ -147,9 +176,17 @@ impl Tensor {
                 if n == 0 {
                     return self.reshape(&[0]);
                 }
-                self.reshape(&[-1])?.slice(0, Some(0), Some(((n - 1) * (c + 1) + 1) as isize), c + 1)
+                self.reshape(&[-1])?.slice(
+                    0,
+                    Some(0),
+                    Some(((n - 1) * (c + 1) + 1) as isize),
+                    c + 1,
+                )
             }
-            _ => Err(Error::api("diag", format!("expects a 1-D or 2-D tensor, got shape {}", self.shape()))),
+            _ => Err(Error::api(
+                "diag",
+                format!("expects a 1-D or 2-D tensor, got shape {}", self.shape()),
+            )),
         }
     }
 }

@@ -25,9 +25,15 @@ impl Tensor {
         if shape.rank() == 0 {
             return self.reshape(&[1]);
         }
-        let (s, e) = (shape.axis("flatten", start_dim)?, shape.axis("flatten", end_dim)?);
+        let (s, e) = (
+            shape.axis("flatten", start_dim)?,
+            shape.axis("flatten", end_dim)?,
+        );
         if s > e {
-            return Err(Error::api("flatten", format!("start_dim {start_dim} comes after end_dim {end_dim}")));
+            return Err(Error::api(
+                "flatten",
+                format!("start_dim {start_dim} comes after end_dim {end_dim}"),
+            ));
         }
         let mut dims: Vec<isize> = shape.dims()[..s].iter().map(|&d| d as isize).collect();
         dims.push(shape.dims()[s..=e].iter().product::<usize>() as isize);
@@ -83,7 +89,10 @@ impl Tensor {
     /// `x.transpose(dim0, dim1)`: swaps two axes.
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Tensor> {
         let shape = self.shape();
-        let (a, b) = (shape.axis("transpose", dim0)?, shape.axis("transpose", dim1)?);
+        let (a, b) = (
+            shape.axis("transpose", dim0)?,
+            shape.axis("transpose", dim1)?,
+        );
         let mut perm: Vec<isize> = (0..shape.rank() as isize).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -94,7 +103,10 @@ impl Tensor {
         match self.rank() {
             0 | 1 => Ok(self.clone()),
             2 => self.transpose(0, 1),
-            r => Err(Error::api("t", format!("expects a tensor with <= 2 dimensions, but it has {r}"))),
+            r => Err(Error::api(
+                "t",
+                format!("expects a tensor with <= 2 dimensions, but it has {r}"),
+            )),
         }
     }
 
@@ -104,7 +116,11 @@ impl Tensor {
         if shape.len() < own.len() {
             return Err(Error::api(
                 "expand",
-                format!("the number of sizes ({}) is smaller than the tensor's rank ({})", shape.len(), own.len()),
+                format!(
+                    "the number of sizes ({}) is smaller than the tensor's rank ({})",
+                    shape.len(),
+                    own.len()
+                ),
             ));
         }
         let offset = shape.len() - own.len();
@@ -113,7 +129,12 @@ impl Tensor {
             let d = match (s, i.checked_sub(offset).map(|j| own[j])) {
                 (-1, Some(o)) => o,
                 (s, _) if s >= 0 => s as usize,
-                _ => return Err(Error::api("expand", format!("invalid size {s} at position {i}"))),
+                _ => {
+                    return Err(Error::api(
+                        "expand",
+                        format!("invalid size {s} at position {i}"),
+                    ))
+                }
             };
             dims.push(d);
         }
@@ -127,7 +148,12 @@ impl Tensor {
         Shape::broadcast("broadcast_to", &self.shape(), &target)
             .ok()
             .filter(|s| *s == target)
-            .ok_or_else(|| Error::api("broadcast_to", format!("cannot broadcast {} to {}", self.shape(), target)))?;
+            .ok_or_else(|| {
+                Error::api(
+                    "broadcast_to",
+                    format!("cannot broadcast {} to {}", self.shape(), target),
+                )
+            })?;
         self.unary_build(|g, x| broadcast_to(g, x, &target))
     }
 
@@ -137,7 +163,11 @@ impl Tensor {
             .first()
             .ok_or_else(|| Error::api("cat", "expected a non-empty list of tensors"))?;
         let axis = first.shape().axis("cat", dim)?;
-        let dtype = tensors.iter().map(|t| t.dtype()).max().unwrap_or(first.dtype());
+        let dtype = tensors
+            .iter()
+            .map(|t| t.dtype())
+            .max()
+            .unwrap_or(first.dtype());
         for t in tensors {
             first.check_same_graph(t, "cat")?;
         }
@@ -169,7 +199,12 @@ impl Tensor {
 
 /// Resolves a shape with at most one `-1` against an element count.
 fn infer_shape(numel: usize, shape: &[isize], from: &Shape) -> Result<Shape> {
-    let invalid = || Error::api("reshape", format!("shape {shape:?} is invalid for input of size {numel} (shape {from})"));
+    let invalid = || {
+        Error::api(
+            "reshape",
+            format!("shape {shape:?} is invalid for input of size {numel} (shape {from})"),
+        )
+    };
     let mut unknown = None;
     let mut known: usize = 1;
     for (i, &d) in shape.iter().enumerate() {

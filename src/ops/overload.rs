@@ -94,10 +94,10 @@ tensor_op!(Add, add);
 tensor_op!(Sub, sub);
 tensor_op!(Mul, mul);
 tensor_op!(Div, div);
-scalar_op!(Add, add, f32, f64, i32, i64);
-scalar_op!(Sub, sub, f32, f64, i32, i64);
-scalar_op!(Mul, mul, f32, f64, i32, i64);
-scalar_op!(Div, div, f32, f64, i32, i64);
+scalar_op!(Add, add, f64, i64);
+scalar_op!(Sub, sub, f64, i64);
+scalar_op!(Mul, mul, f64, i64);
+scalar_op!(Div, div, f64, i64);
 
 impl Neg for &Tensor {
     type Output = Result<Tensor>;

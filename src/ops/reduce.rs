@@ -19,7 +19,10 @@ impl Tensor {
             .collect::<kiln_ir::Result<Vec<usize>>>()?;
         axes.sort_unstable();
         if axes.windows(2).any(|w| w[0] == w[1]) {
-            return Err(crate::Error::api(op, format!("dim {dims:?} lists an axis twice")));
+            return Err(crate::Error::api(
+                op,
+                format!("dim {dims:?} lists an axis twice"),
+            ));
         }
         Ok(axes)
     }
@@ -39,11 +42,21 @@ impl Tensor {
         Ok(Shape::new(&dims)?)
     }
 
-    fn reduce(&self, op: ReduceOp, name: &'static str, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    fn reduce(
+        &self,
+        op: ReduceOp,
+        name: &'static str,
+        dims: &[isize],
+        keepdim: bool,
+    ) -> Result<Tensor> {
         let axes = self.reduce_axes(name, dims)?;
         let out = self.reduced_shape(&axes, keepdim)?;
         // Sums of bools count, as in PyTorch.
-        let dtype = if self.dtype() == DType::Bool { DType::I64 } else { self.dtype() };
+        let dtype = if self.dtype() == DType::Bool {
+            DType::I64
+        } else {
+            self.dtype()
+        };
         self.unary_build(|g, x| {
             let x = g.cast(x, dtype)?;
             let r = g.reduce(op, x, &axes)?;
@@ -124,4 +137,3 @@ impl Tensor {
         self.var(dims, correction, keepdim)?.sqrt()
     }
 }
-

@@ -16,6 +16,7 @@ pub mod graph;
 pub mod op;
 pub mod shape;
 pub mod tensor;
+pub mod text;
 
 pub use dtype::DType;
 pub use error::{IrError, Result};

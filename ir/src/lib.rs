@@ -16,6 +16,8 @@ pub mod graph;
 pub mod op;
 pub mod shape;
 pub mod tensor;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod text;
 
 pub use dtype::DType;

@@ -1,4 +1,4 @@
-//! The `.kir` text format: one node per line, printed by [`print`] and read back by [`parse`].
+//! The `.kir` text format: one node per line, printed by [`print()`] and read back by [`parse`].
 //!
 //! ```text
 //! ; comments start with ';' and run to the end of the line
@@ -54,7 +54,7 @@ use std::fmt;
 use std::path::Path;
 
 impl Graph {
-    /// The graph in the `.kir` text format (same as [`print`] and `Display`).
+    /// The graph in the `.kir` text format (same as [`print()`] and `Display`).
     pub fn to_text(&self) -> String {
         print(self)
     }

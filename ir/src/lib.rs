@@ -19,6 +19,9 @@ pub mod philox;
 pub mod shape;
 pub mod tensor;
 pub mod tensor_fmt;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod text;
 
 pub use dtype::DType;
 pub use error::{IrError, Result};

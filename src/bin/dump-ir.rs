@@ -1,1 +1,253 @@
-fn main() {}
+//! `dump-ir`: reads a `.kir` file, verifies it and prints it back (or as Graphviz).
+//!
+//! ```text
+//! dump-ir [--dot] [--stage STAGE] FILE.kir
+//! ```
+//!
+//! Exit codes: 0 on success; 2 for bad arguments, malformed or ill-typed files and stages that
+//! are not implemented yet; 1 when the file cannot be read. Parse errors are printed as
+//! `FILE:line:col: message` so that editors can jump to them.
+//!
+//! Stages are the compiler's pipeline (`grad`, `opt`, `fused`, `kernels`, `plan`); each is one
+//! arm of [`apply_stage`] and only `ir` (the parsed graph) exists so far.
+
+use ir::{Graph, IrError};
+use kiln_ir as ir;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: dump-ir [OPTIONS] FILE.kir
+
+Reads a .kir graph, verifies it and prints it in the text format followed by a summary.
+
+options:
+  --dot            print Graphviz instead of text (nodes: op and type; edges: operand position)
+  --stage STAGE    print the graph after a compiler stage: ir (default), grad, opt, fused,
+                   kernels, plan
+  -h, --help       print this help
+";
+
+/// How far down the pipeline to run before printing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// The graph as parsed and verified.
+    Ir,
+    /// After autodiff.
+    Grad,
+    /// After graph optimisations.
+    Opt,
+    /// After fusion into kernel groups.
+    Fused,
+    /// After lowering to kernels.
+    Kernels,
+    /// After memory planning.
+    Plan,
+}
+
+impl Stage {
+    const ALL: [Stage; 6] = [
+        Stage::Ir,
+        Stage::Grad,
+        Stage::Opt,
+        Stage::Fused,
+        Stage::Kernels,
+        Stage::Plan,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Ir => "ir",
+            Stage::Grad => "grad",
+            Stage::Opt => "opt",
+            Stage::Fused => "fused",
+            Stage::Kernels => "kernels",
+            Stage::Plan => "plan",
+        }
+    }
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Dot,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Command {
+    Help,
+    Dump {
+        file: String,
+        stage: Stage,
+        format: Format,
+    },
+}
+
+/// Why `dump-ir` failed; each kind has its exit code.
+#[derive(Debug)]
+enum Failure {
+    /// Bad arguments (exit 2).
+    Usage(String),
+    /// A malformed or ill-typed file, or a stage that cannot run (exit 2).
+    Input(String),
+    /// The file cannot be read (exit 1).
+    Io(String),
+}
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("dump-ir: {msg}\n(run `dump-ir --help` for usage)");
+            ExitCode::from(2)
+        }
+        Err(Failure::Input(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Io(msg)) => {
+            eprintln!("dump-ir: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
+    match parse_args(args)? {
+        Command::Help => Ok(USAGE.to_string()),
+        Command::Dump {
+            file,
+            stage,
+            format,
+        } => {
+            let graph = load(&file)?;
+            let graph = apply_stage(stage, graph)?;
+            Ok(match format {
+                Format::Text => format!("{graph}{}", summary(&graph)),
+                Format::Dot => dot(&graph),
+            })
+        }
+    }
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
+    let mut file = None;
+    let mut stage = Stage::Ir;
+    let mut format = Format::Text;
+    let mut args = args.peekable();
+    let mut only_files = false;
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") && !only_files => {
+                (f.to_string(), Some(v.to_string()))
+            }
+            _ => (arg.clone(), None),
+        };
+        match flag.as_str() {
+            "-h" | "--help" if !only_files => return Ok(Command::Help),
+            "--dot" if !only_files && inline.is_none() => format = Format::Dot,
+            "--stage" if !only_files => {
+                let name = match inline.or_else(|| args.next()) {
+                    Some(n) => n,
+                    None => return Err(Failure::Usage("--stage needs a stage name".into())),
+                };
+                stage = Stage::ALL
+                    .into_iter()
+                    .find(|s| s.name() == name)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+                        Failure::Usage(format!(
+                            "unknown stage `{name}` (expected one of: {})",
+                            names.join(", ")
+                        ))
+                    })?;
+            }
+            "--" if !only_files => only_files = true,
+            f if f.starts_with('-') && f.len() > 1 && !only_files => {
+                return Err(Failure::Usage(format!("unknown option `{arg}`")))
+            }
+            _ => {
+                if file.is_some() {
+                    return Err(Failure::Usage(format!(
+                        "unexpected argument `{arg}`: give one file"
+                    )));
+                }
+                file = Some(arg);
+            }
+        }
+    }
+    let file = file.ok_or_else(|| Failure::Usage("no input file".into()))?;
+    Ok(Command::Dump {
+        file,
+        stage,
+        format,
+    })
+}
+
+/// Reads, parses and verifies `file`, naming it in every error.
+fn load(file: &str) -> Result<Graph, Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
+    let graph = ir::text::parse(&text).map_err(|e| match e {
+        IrError::Parse { line, col, msg } => Failure::Input(format!("{file}:{line}:{col}: {msg}")),
+        other => Failure::Input(format!("{file}: {other}")),
+    })?;
+    graph
+        .verify()
+        .map_err(|e| Failure::Input(format!("{file}: {e}")))?;
+    Ok(graph)
+}
+
+/// Runs the pipeline up to `stage`. Adding a stage is adding its arm.
+fn apply_stage(stage: Stage, graph: Graph) -> Result<Graph, Failure> {
+    match stage {
+        Stage::Ir => Ok(graph),
+        Stage::Grad | Stage::Opt | Stage::Fused | Stage::Kernels | Stage::Plan => Err(
+            Failure::Usage(format!("stage {} is not implemented yet", stage.name())),
+        ),
+    }
+}
+
+/// The summary printed after the graph, one `key: value` line; later stages add fields.
+fn summary(graph: &Graph) -> String {
+    format!("nodes: {}\n", graph.len())
+}
+
+/// Graphviz: one box per node labelled with its id, op (and name) and type; edges from operand
+/// to user labelled with the operand position; outputs drawn with a double border.
+fn dot(graph: &Graph) -> String {
+    let mut out = String::from("digraph kir {\n  node [shape=box, fontname=\"monospace\"];\n");
+    for id in graph.topo_order() {
+        // `id` comes from `topo_order`, so the node exists.
+        let Ok(node) = graph.node(id) else { continue };
+        let mut label = format!("{id} {}", node.op.name());
+        if let ir::Op::Input { name } | ir::Op::Parameter { name } = &node.op {
+            label.push_str(&format!(" \"{name}\""));
+        }
+        let label = format!("{}\\n{}", dot_escape(&label), node.ty);
+        let border = if graph.outputs().contains(&id) {
+            ", peripheries=2"
+        } else {
+            ""
+        };
+        out.push_str(&format!("  n{} [label=\"{label}\"{border}];\n", id.0));
+        for (pos, operand) in graph.operands(id).iter().enumerate() {
+            out.push_str(&format!(
+                "  n{} -> n{} [label=\"{pos}\"];\n",
+                operand.0, id.0
+            ));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Escapes text for a double-quoted Graphviz string.
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

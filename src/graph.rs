@@ -6,7 +6,7 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 use kiln_ir::{DType, HostTensor, NodeId, Shape};
 use std::cell::{Ref, RefCell, RefMut};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// Where a graph is evaluated.
@@ -24,6 +24,12 @@ pub(crate) struct GraphState {
     /// Current values of `param` nodes, by name.
     pub(crate) params: HashMap<String, HostTensor>,
     pub(crate) device: Device,
+    /// Leaves whose gradients `backward` accumulates (parameters, by default).
+    pub(crate) requires_grad: HashSet<NodeId>,
+    /// Accumulated gradients of leaves (`x.grad()`).
+    pub(crate) grads: HashMap<NodeId, HostTensor>,
+    /// Nodes no gradient flows through: built under `no_grad` or made by `detach`.
+    pub(crate) stopped: HashSet<NodeId>,
 }
 
 /// A lazily built tensor graph. Cloning the handle shares the graph; [`Tensor`]s created from it
@@ -45,6 +51,9 @@ impl Graph {
             ir: kiln_ir::Graph::new(),
             params: HashMap::new(),
             device: Device::default(),
+            requires_grad: HashSet::new(),
+            grads: HashMap::new(),
+            stopped: HashSet::new(),
         })))
     }
 
@@ -80,7 +89,16 @@ impl Graph {
         &self,
         f: impl FnOnce(&mut kiln_ir::Graph) -> kiln_ir::Result<NodeId>,
     ) -> Result<Tensor> {
-        let id = f(&mut self.state_mut().ir)?;
+        let mut st = self.state_mut();
+        let before = st.ir.len();
+        let id = f(&mut st.ir)?;
+        // API graphs never remove nodes, so ids are dense and a new node's id is >= the old
+        // count; builders may return an existing node (e.g. a reshape to the same shape), which
+        // must not be marked.
+        if crate::autograd::grad_disabled() && id.0 as usize >= before {
+            st.stopped.insert(id);
+        }
+        drop(st);
         Ok(self.wrap(id))
     }
 
@@ -113,7 +131,9 @@ impl Graph {
             ));
         }
         let t = self.build(|g| g.parameter(name, value.dtype(), value.shape().clone()))?;
-        self.state_mut().params.insert(name.to_string(), value);
+        let mut st = self.state_mut();
+        st.params.insert(name.to_string(), value);
+        st.requires_grad.insert(t.id());
         Ok(t)
     }
 

@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod autograd;
 mod error;
 mod graph;
 mod literal;
@@ -23,6 +24,7 @@ mod ops;
 pub mod random;
 mod tensor;
 
+pub use autograd::{grad, no_grad};
 pub use error::{Error, Result};
 pub use graph::{Device, Graph};
 pub use kiln_ir as ir;

@@ -13,6 +13,7 @@
 pub mod dtype;
 pub mod error;
 pub mod graph;
+pub mod interp;
 pub mod op;
 pub mod philox;
 pub mod shape;
@@ -21,6 +22,7 @@ pub mod tensor;
 pub use dtype::DType;
 pub use error::{IrError, Result};
 pub use graph::{Graph, Node, NodeId};
+pub use interp::evaluate;
 pub use op::{BinaryOp, Distribution, Op, ReduceOp, SliceRange, TensorType, UnaryOp};
 pub use shape::{Shape, MAX_RANK};
 pub use tensor::{HostTensor, TensorData};

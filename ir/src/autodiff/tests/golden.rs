@@ -1,0 +1,1 @@
+//! Golden node counts (placeholder, filled in below).

@@ -4,10 +4,9 @@
 //! rank and expanded, so the graph never holds a large literal; the passes keep that form (a
 //! broadcast constant stays scalar + expand). Every function here only adds nodes.
 
-use crate::dtype::DType;
 use crate::error::Result;
 use crate::graph::{Graph, NodeId};
-use crate::op::{BinaryOp, TensorType};
+use crate::op::TensorType;
 use crate::shape::Shape;
 
 /// A tensor of type `ty` filled with `value`: `expand(reshape(const value))`.
@@ -36,11 +35,6 @@ pub fn ones_like(graph: &mut Graph, like: NodeId) -> Result<NodeId> {
     full_like(graph, like, 1.0)
 }
 
-/// `a op b`, for rules that read better with a short name.
-pub fn bin(graph: &mut Graph, op: BinaryOp, a: NodeId, b: NodeId) -> Result<NodeId> {
-    graph.binary(op, a, b)
-}
-
 /// The inverse of a permutation: `inv[perm[i]] = i`.
 pub fn inverse_permutation(perm: &[usize]) -> Vec<usize> {
     let mut inv = vec![0; perm.len()];
@@ -60,9 +54,4 @@ pub fn expanded_axes(from: &Shape, to: &Shape) -> Vec<usize> {
         .filter(|(_, (&a, &b))| a == 1 && b != 1)
         .map(|(i, _)| i)
         .collect()
-}
-
-/// The type of `x` with `dtype` replaced.
-pub fn with_dtype(ty: &TensorType, dtype: DType) -> TensorType {
-    TensorType::new(dtype, ty.shape.clone())
 }

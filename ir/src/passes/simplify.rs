@@ -5,7 +5,8 @@
 //! - `x * 1`, `1 * x`, `x / 1`, `x + 0`, `0 + x`, `x - 0` -> `x` (exact, except that `x + 0`
 //!   keeps the sign of a `-0.0` that the addition would have made `+0.0`);
 //! - `x * 0` -> `0` for integers only: for floats `inf * 0` and `NaN * 0` are NaN;
-//! - `-(-x)` -> `x`; `cast` to the same dtype -> `x`; `where(c, x, x)` -> `x`;
+//! - `-(-x)` -> `x`; `cast` to the same dtype -> `x`; `where(c, x, x)` -> `x`; `where` with a
+//!   constant (splat) condition -> the chosen operand;
 //! - `reshape(reshape(x))` -> one reshape; reshape, expand or permute to the same shape/order
 //!   -> `x`; `expand(expand(x))` -> one expand; `permute(permute(x))` -> the composed permute;
 //! - `reduce.*` over axes that are all size 1 -> `x`;
@@ -69,6 +70,11 @@ fn rewrite(graph: &mut Graph, id: NodeId) -> Result<Option<NodeId>> {
         (Op::Unary(_), _) => hoist_over_expand(graph, id, &args)?,
         (Op::Cast, &[x]) if graph.node(x)?.dtype() == node.dtype() => Some(x),
         (Op::Where, &[_, a, b]) if a == b => Some(a),
+        (Op::Where, &[c, a, b]) => match splat_value(graph, c) {
+            Some(v) if v != 0.0 => Some(a),
+            Some(_) => Some(b),
+            None => None,
+        },
         (Op::Reshape, &[x]) => {
             if graph.node(x)?.shape() == node.shape() {
                 Some(x)

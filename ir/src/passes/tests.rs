@@ -132,6 +132,22 @@ fn passes_simplify_keeps_float_mul_by_zero_and_composes_permutes() {
 }
 
 #[test]
+fn passes_where_with_a_constant_condition_picks_a_branch() {
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F32, s(&[2, 2])).unwrap();
+    let y = g.input("y", DType::F32, s(&[2, 2])).unwrap();
+    let bool_ty = TensorType::new(DType::Bool, s(&[2, 2]));
+    let t = full(&mut g, &bool_ty, 1.0).unwrap();
+    let f = full(&mut g, &bool_ty, 0.0).unwrap();
+    let a = g.select(t, x, y).unwrap();
+    let b = g.select(f, x, y).unwrap();
+    g.set_outputs(&[a, b]).unwrap();
+    let feeds = random_feeds(&g, &mut Rng::new(7), -1.0, 1.0);
+    let h = check_pass("optimize", optimize, &g, &feeds);
+    assert_eq!(h.outputs(), &[x, y]);
+}
+
+#[test]
 fn passes_sum_of_expand_becomes_a_multiply() {
     let mut g = Graph::new();
     let v = g.input("v", DType::F32, s(&[3, 1])).unwrap();

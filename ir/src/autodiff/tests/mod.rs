@@ -332,3 +332,67 @@ fn autodiff_abs_has_zero_gradient_at_zero() {
     let v = evaluate(&g, &d, &feeds1("x", t)).unwrap();
     assert_eq!(v[0].to_f64_vec(), vec![-1.0, 0.0, 1.0]);
 }
+
+#[test]
+fn autodiff_second_order_through_binary_reduce_and_movement_rules() {
+    use crate::op::{Op, SliceRange};
+    // Each case builds f from x and y; L = sum(f * f) makes the first gradient depend on x
+    // through every rule, and gradcheck of d L / d x checks the rules' own derivatives.
+    type Build = fn(&mut Graph, NodeId, NodeId) -> NodeId;
+    let cases: [(&str, Build); 9] = [
+        ("mul", |g, x, y| g.binary(BinaryOp::Mul, x, y).unwrap()),
+        ("div", |g, x, y| g.binary(BinaryOp::Div, x, y).unwrap()),
+        ("pow", |g, x, y| g.binary(BinaryOp::Pow, x, y).unwrap()),
+        ("max", |g, x, y| g.binary(BinaryOp::Max, x, y).unwrap()),
+        ("matmul", |g, x, y| {
+            let yt = g.permute(y, &[1, 0]).unwrap();
+            g.matmul(x, yt).unwrap()
+        }),
+        ("reduce.max", |g, x, _| {
+            g.reduce(ReduceOp::Max, x, &[1]).unwrap()
+        }),
+        ("strided slice", |g, x, _| {
+            let ranges = vec![
+                SliceRange {
+                    start: 0,
+                    end: 3,
+                    step: 2,
+                },
+                SliceRange {
+                    start: 1,
+                    end: 4,
+                    step: 2,
+                },
+            ];
+            g.add(Op::Slice { ranges }, &[x], None).unwrap()
+        }),
+        ("where", |g, x, y| {
+            let c = g.binary(BinaryOp::Gt, x, y).unwrap();
+            let e = g.unary(UnaryOp::Exp, x).unwrap();
+            g.select(c, e, y).unwrap()
+        }),
+        ("expand of a reduction", |g, x, _| {
+            let r = g.reduce(ReduceOp::Sum, x, &[0]).unwrap();
+            let e = g.expand(r, s(&[3, 4])).unwrap();
+            g.binary(BinaryOp::Mul, e, x).unwrap()
+        }),
+    ];
+    for (k, (name, build)) in cases.into_iter().enumerate() {
+        let mut g = Graph::new();
+        let x = g.input("x", DType::F64, s(&[3, 4])).unwrap();
+        let y = g.input("y", DType::F64, s(&[3, 4])).unwrap();
+        let f = build(&mut g, x, y);
+        let ff = g.binary(BinaryOp::Mul, f, f).unwrap();
+        let rank = g.node(ff).unwrap().shape().rank();
+        let axes: Vec<usize> = (0..rank).collect();
+        let l = g.reduce(ReduceOp::Sum, ff, &axes).unwrap();
+        let d = grad(&mut g, &[l], &[None], &[x, y]).unwrap();
+        g.verify().unwrap();
+        let feeds = random_feeds(&g, &mut Rng::new(40 + k as u64), 0.5, 2.0);
+        for (which, &dd) in d.iter().enumerate() {
+            if let Err(msg) = gradcheck(&g, dd, &[x, y], &feeds, Tolerance::default(), 9) {
+                panic!("second order of {name} (gradient {which}): {msg}");
+            }
+        }
+    }
+}

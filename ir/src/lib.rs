@@ -10,11 +10,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod autodiff;
 pub mod dtype;
 pub mod error;
 pub mod graph;
 pub mod interp;
 pub mod op;
+pub mod passes;
 pub mod philox;
 pub mod shape;
 pub mod tensor;

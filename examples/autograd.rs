@@ -16,7 +16,12 @@ fn main() -> Result<()> {
     let y = g.tensor(7.0f32)?.requires_grad_()?;
     let z = (&x * &y.pow(5.0)?)?;
     z.backward()?;
-    println!("7**5, 5 * 7**4, 3 * 5 * 7**4 = {}, {}, {}", 7i64.pow(5), 5 * 7i64.pow(4), 3 * 5 * 7i64.pow(4));
+    println!(
+        "7**5, 5 * 7**4, 3 * 5 * 7**4 = {}, {}, {}",
+        7i64.pow(5),
+        5 * 7i64.pow(4),
+        3 * 5 * 7i64.pow(4)
+    );
     println!("x.grad = {}", show(x.grad()));
     println!("y.grad = {}", show(y.grad()));
 
@@ -25,11 +30,17 @@ fn main() -> Result<()> {
     let x = g.linspace(0.0, 2.0 * PI, 100)?.requires_grad_()?;
     let y = x.sin()?;
     y.backward_with(&g.ones(&[100])?)?;
-    let dx = x.grad().unwrap_or_else(|| kiln::HostTensor::from(Vec::<f32>::new()));
+    let dx = x
+        .grad()
+        .unwrap_or_else(|| kiln::HostTensor::from(Vec::<f32>::new()));
     println!("x.grad = {dx}");
     let xs = x.to_vec_f64()?;
     let grads = dx.to_f64_vec();
-    let max_err = xs.iter().zip(&grads).map(|(x, d)| (x.cos() - d).abs()).fold(0.0, f64::max);
+    let max_err = xs
+        .iter()
+        .zip(&grads)
+        .map(|(x, d)| (x.cos() - d).abs())
+        .fold(0.0, f64::max);
     println!("max |x.grad - cos(x)| = {max_err:.3e}");
 
     // The same derivative dressed up as a loss: (y_hat - y_true).sum() with y_true = 0 * y_hat.
@@ -39,7 +50,11 @@ fn main() -> Result<()> {
     let loss = (&y_hat - &y_true)?.sum_all()?;
     loss.backward()?;
     let loss_grads = x2.grad().map(|t| t.to_f64_vec()).unwrap_or_default();
-    let max_err2 = xs.iter().zip(&loss_grads).map(|(x, d)| (x.cos() - d).abs()).fold(0.0, f64::max);
+    let max_err2 = xs
+        .iter()
+        .zip(&loss_grads)
+        .map(|(x, d)| (x.cos() - d).abs())
+        .fold(0.0, f64::max);
     println!("with the (y_hat - y).sum() loss: max |x.grad - cos(x)| = {max_err2:.3e}");
 
     let sin: Vec<(f64, f64)> = xs.iter().map(|&x| (x, x.sin())).collect();
@@ -48,12 +63,33 @@ fn main() -> Result<()> {
     let ad_loss: Vec<(f64, f64)> = xs.iter().copied().zip(loss_grads.iter().copied()).collect();
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [
-        Series { name: "Sin", points: sin, mark: Mark::Line },
-        Series { name: "Aut. diff of Sin", points: ad, mark: Mark::Points },
-        Series { name: "Cos", points: cos, mark: Mark::Dashed },
-        Series { name: "Aut. diff of Sin loss", points: ad_loss, mark: Mark::Line },
+        Series {
+            name: "Sin",
+            points: sin,
+            mark: Mark::Line,
+        },
+        Series {
+            name: "Aut. diff of Sin",
+            points: ad,
+            mark: Mark::Points,
+        },
+        Series {
+            name: "Cos",
+            points: cos,
+            mark: Mark::Dashed,
+        },
+        Series {
+            name: "Aut. diff of Sin loss",
+            points: ad_loss,
+            mark: Mark::Line,
+        },
     ];
-    match plot("plots/autograd_sin.png", "Automatic Differentiation of function", &series, false) {
+    match plot(
+        "plots/autograd_sin.png",
+        "Automatic Differentiation of function",
+        &series,
+        false,
+    ) {
         Ok(()) => println!("wrote plots/autograd_sin.png"),
         Err(e) => println!("could not write the plot: {e}"),
     }
@@ -95,7 +131,10 @@ fn main() -> Result<()> {
     println!("{}", show(x.grad()));
     println!("{}", show(y.grad()));
 
-    println!("\n# higher order: d²/dx² sin(x) at x = 1 is -sin(1) = {:.6}", -(1.0f64).sin());
+    println!(
+        "\n# higher order: d²/dx² sin(x) at x = 1 is -sin(1) = {:.6}",
+        -(1.0f64).sin()
+    );
     let g = Graph::new();
     let x = g.tensor(1.0f64)?.requires_grad_()?;
     let dy = kiln::grad(&[&x.sin()?], &[None], &[&x])?;

@@ -44,12 +44,20 @@ pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
 /// `torch.autograd.grad(outputs, inputs, grad_outputs)`: the gradients of `outputs` (seeded by
 /// `seeds`, `None` = ones for a scalar output) with respect to `inputs`, as new lazy tensors in the
 /// same graph. Because they are ordinary graph nodes they can be differentiated again.
-pub fn grad(outputs: &[&Tensor], seeds: &[Option<&Tensor>], inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
+pub fn grad(
+    outputs: &[&Tensor],
+    seeds: &[Option<&Tensor>],
+    inputs: &[&Tensor],
+) -> Result<Vec<Tensor>> {
     let first = outputs
         .first()
         .ok_or_else(|| Error::api("grad", "expected at least one output"))?;
     let g = first.graph();
-    for t in outputs.iter().chain(inputs.iter()).chain(seeds.iter().flatten()) {
+    for t in outputs
+        .iter()
+        .chain(inputs.iter())
+        .chain(seeds.iter().flatten())
+    {
         first.check_same_graph(t, "grad")?;
     }
     let outs: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
@@ -73,7 +81,10 @@ impl Tensor {
         if !node.dtype().is_float() {
             return Err(Error::api(
                 "requires_grad_",
-                format!("only floating-point tensors can require gradients, got {}", node.dtype()),
+                format!(
+                    "only floating-point tensors can require gradients, got {}",
+                    node.dtype()
+                ),
             ));
         }
         match node.op {
@@ -88,7 +99,11 @@ impl Tensor {
             }
             _ => Err(Error::api(
                 "requires_grad_",
-                format!("only leaf tensors can require gradients; {} is the result of {}", self.id(), node.op.name()),
+                format!(
+                    "only leaf tensors can require gradients; {} is the result of {}",
+                    self.id(),
+                    node.op.name()
+                ),
             )),
         }
     }
@@ -120,9 +135,20 @@ impl Tensor {
                 "the tensor does not depend on any tensor that requires grad",
             ));
         }
-        let leaf_tensors: Vec<Tensor> = leaves.iter().map(|&id| g.wrap(id)).collect();
-        let refs: Vec<&Tensor> = leaf_tensors.iter().collect();
-        let grads = grad(&[self], &[seed], &refs)?;
+        let key = (self.id(), seed.map(|s| s.id()), leaves.clone());
+        let cached = g.state().grad_cache.get(&key).cloned();
+        let grads: Vec<Tensor> = match cached {
+            Some(ids) => ids.into_iter().map(|id| g.wrap(id)).collect(),
+            None => {
+                let leaf_tensors: Vec<Tensor> = leaves.iter().map(|&id| g.wrap(id)).collect();
+                let refs: Vec<&Tensor> = leaf_tensors.iter().collect();
+                let grads = grad(&[self], &[seed], &refs)?;
+                g.state_mut()
+                    .grad_cache
+                    .insert(key, grads.iter().map(|t| t.id()).collect());
+                grads
+            }
+        };
         let grad_refs: Vec<&Tensor> = grads.iter().collect();
         let values = g.eval(&grad_refs, &[])?;
         let mut st = g.state_mut();
@@ -197,7 +223,11 @@ fn add_host(a: &HostTensor, b: &HostTensor) -> Result<HostTensor> {
     if a.shape() != b.shape() || a.dtype() != b.dtype() {
         return Err(Error::api("backward", "accumulated gradients changed type"));
     }
-    let sum: Vec<f64> = a.to_f64_vec().iter().zip(b.to_f64_vec()).map(|(x, y)| x + y).collect();
+    let sum: Vec<f64> = a
+        .to_f64_vec()
+        .iter()
+        .zip(b.to_f64_vec())
+        .map(|(x, y)| x + y)
+        .collect();
     Ok(HostTensor::from_f64(a.dtype(), a.shape().clone(), &sum)?)
 }
-

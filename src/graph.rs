@@ -30,6 +30,11 @@ pub(crate) struct GraphState {
     pub(crate) grads: HashMap<NodeId, HostTensor>,
     /// Nodes no gradient flows through: built under `no_grad` or made by `detach`.
     pub(crate) stopped: HashSet<NodeId>,
+    /// Input values bound with [`Graph::feed`].
+    pub(crate) bound: HashMap<String, HostTensor>,
+    /// Gradient nodes already built by `backward`: (output, seed, leaves) -> gradients, so that
+    /// calling `backward` in a loop does not grow the graph.
+    pub(crate) grad_cache: HashMap<(NodeId, Option<NodeId>, Vec<NodeId>), Vec<NodeId>>,
 }
 
 /// A lazily built tensor graph. Cloning the handle shares the graph; [`Tensor`]s created from it
@@ -54,6 +59,8 @@ impl Graph {
             requires_grad: HashSet::new(),
             grads: HashMap::new(),
             stopped: HashSet::new(),
+            bound: HashMap::new(),
+            grad_cache: HashMap::new(),
         })))
     }
 
@@ -135,6 +142,79 @@ impl Graph {
         st.params.insert(name.to_string(), value);
         st.requires_grad.insert(t.id());
         Ok(t)
+    }
+
+    /// A state buffer (`register_buffer`): a named value owned by the graph, like a parameter,
+    /// that does not require gradients (optimiser moments, step counts).
+    pub fn buffer(&self, name: &str, value: impl TensorLiteral) -> Result<Tensor> {
+        let t = self.parameter(name, value)?;
+        self.state_mut().requires_grad.remove(&t.id());
+        Ok(t)
+    }
+
+    /// The parameter or buffer node named `name`, if any.
+    pub fn parameter_tensor(&self, name: &str) -> Option<Tensor> {
+        let st = self.state();
+        let id = st.ir.parameters().into_iter().find(|&id| {
+            matches!(st.ir.node(id).map(|n| &n.op), Ok(kiln_ir::Op::Parameter { name: n }) if n == name)
+        })?;
+        drop(st);
+        Some(self.wrap(id))
+    }
+
+    /// Every parameter and buffer with its current value, in creation order.
+    pub fn parameters(&self) -> Vec<(String, HostTensor)> {
+        let st = self.state();
+        let mut named: Vec<(NodeId, String)> = st
+            .ir
+            .parameters()
+            .into_iter()
+            .filter_map(|id| match st.ir.node(id).map(|n| &n.op) {
+                Ok(kiln_ir::Op::Parameter { name }) => Some((id, name.clone())),
+                _ => None,
+            })
+            .collect();
+        named.sort();
+        named
+            .into_iter()
+            .filter_map(|(_, n)| st.params.get(&n).map(|v| (n, v.clone())))
+            .collect()
+    }
+
+    /// Binds a value to an input for later evaluations (`to_host`, `backward`, `step`) that do
+    /// not feed it explicitly; the value must match the input's declared type.
+    pub fn feed(&self, name: &str, value: HostTensor) -> Result<()> {
+        let st = self.state();
+        let id = st.ir.find_input(name).ok_or_else(|| {
+            Error::api("feed", format!("the graph has no input named \"{name}\""))
+        })?;
+        let ty = st.ir.node(id)?.ty.clone();
+        drop(st);
+        if ty.dtype != value.dtype() || ty.shape != *value.shape() {
+            return Err(kiln_ir::IrError::FeedMismatch {
+                name: name.to_string(),
+                expected_dtype: ty.dtype,
+                expected_shape: ty.shape,
+                got_dtype: value.dtype(),
+                got_shape: value.shape().clone(),
+            }
+            .into());
+        }
+        self.state_mut().bound.insert(name.to_string(), value);
+        Ok(())
+    }
+
+    /// A name no input or parameter uses yet, starting with `base`.
+    pub(crate) fn fresh_input_name(&self, base: &str) -> String {
+        let st = self.state();
+        let taken = |n: &str| st.ir.find_input(n).is_some() || st.params.contains_key(n);
+        if !taken(base) {
+            return base.to_string();
+        }
+        (1..)
+            .map(|i| format!("{base}{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or_default()
     }
 
     /// The current value of a parameter.
@@ -273,6 +353,7 @@ impl Graph {
         }
         let st = self.state();
         let mut all: HashMap<String, HostTensor> = st.params.clone();
+        all.extend(st.bound.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (name, value) in feeds {
             if st.params.contains_key(*name) {
                 return Err(Error::api(

@@ -20,7 +20,9 @@ mod autograd;
 mod error;
 mod graph;
 mod literal;
+pub mod nn;
 mod ops;
+pub mod optim;
 pub mod random;
 mod tensor;
 

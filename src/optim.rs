@@ -65,7 +65,10 @@ pub trait Optimizer {
                     feeds.push((format!("{name}.grad"), gv));
                     active.push(name.clone());
                 }
-                None => feeds.push((format!("{name}.grad"), HostTensor::full(gin.dtype(), gin.shape(), 0.0))),
+                None => feeds.push((
+                    format!("{name}.grad"),
+                    HostTensor::full(gin.dtype(), gin.shape(), 0.0),
+                )),
             }
         }
         let refs: Vec<(&str, &HostTensor)> = feeds.iter().map(|(n, v)| (n.as_str(), v)).collect();
@@ -73,7 +76,10 @@ pub trait Optimizer {
         let values = g.eval(&outs, &refs)?;
         // Parameters without a gradient are left alone, with their state, as in PyTorch.
         for ((name, _), value) in cache.updates.iter().zip(values) {
-            if active.iter().any(|a| name == a || name.starts_with(&format!("{a}."))) {
+            if active
+                .iter()
+                .any(|a| name == a || name.starts_with(&format!("{a}.")))
+            {
                 g.set_parameter(name, value)?;
             }
         }
@@ -225,7 +231,11 @@ impl Optimizer for Adam {
             if self.weight_decay != 0.0 {
                 d = d.add(&p.mul(self.weight_decay)?)?;
             }
-            let (m_name, v_name, t_name) = (format!("{name}.exp_avg"), format!("{name}.exp_avg_sq"), format!("{name}.step"));
+            let (m_name, v_name, t_name) = (
+                format!("{name}.exp_avg"),
+                format!("{name}.exp_avg_sq"),
+                format!("{name}.step"),
+            );
             let m = state(&g, &m_name, p)?;
             let v = state(&g, &v_name, p)?;
             let t = g.buffer(&t_name, HostTensor::scalar(p.dtype(), 0.0))?;
@@ -277,7 +287,13 @@ fn check_grads(params: &[(String, Tensor)], grads: &[Tensor]) -> Result<()> {
         if p.shape() != gr.shape() || p.dtype() != gr.dtype() {
             return Err(Error::api(
                 "optimizer",
-                format!("gradient of {name} is {}{}, the parameter is {}{}", gr.dtype(), gr.shape(), p.dtype(), p.shape()),
+                format!(
+                    "gradient of {name} is {}{}, the parameter is {}{}",
+                    gr.dtype(),
+                    gr.shape(),
+                    p.dtype(),
+                    p.shape()
+                ),
             ));
         }
     }
@@ -339,7 +355,12 @@ impl TrainStep {
             .next()
             .ok_or_else(|| Error::api("TrainStep", "no loss value"))?
             .item()?;
-        let new: HashMap<&str, HostTensor> = self.updates.iter().map(|(n, _)| n.as_str()).zip(values).collect();
+        let new: HashMap<&str, HostTensor> = self
+            .updates
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .zip(values)
+            .collect();
         for (name, value) in new {
             self.graph.set_parameter(name, value)?;
         }

@@ -102,7 +102,10 @@ fn backward_errors() -> Result<()> {
     let err = y.backward_with(&g.ones(&[3])?).unwrap_err();
     assert!(err.to_string().contains("shape"), "{err}");
     assert!(g.tensor([1i64])?.requires_grad_().is_err());
-    assert!(y.requires_grad_().is_err(), "a non-leaf cannot require grad");
+    assert!(
+        y.requires_grad_().is_err(),
+        "a non-leaf cannot require grad"
+    );
     let other = Graph::new().ones(&[2])?;
     assert!(y.backward_with(&other).is_err());
     let _ = HostTensor::from(vec![0.0f32]);

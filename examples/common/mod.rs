@@ -47,7 +47,10 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 fn bounds(series: &[Series]) -> (f64, f64, f64, f64) {
-    let pts = series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
+    let pts = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts {
         x0 = x0.min(x);
@@ -59,7 +62,12 @@ fn bounds(series: &[Series]) -> (f64, f64, f64, f64) {
         return (0.0, 1.0, 0.0, 1.0);
     }
     let pad = |a: f64, b: f64| if b > a { (b - a) * 0.05 } else { 0.5 };
-    (x0 - pad(x0, x1), x1 + pad(x0, x1), y0 - pad(y0, y1), y1 + pad(y0, y1))
+    (
+        x0 - pad(x0, x1),
+        x1 + pad(x0, x1),
+        y0 - pad(y0, y1),
+        y1 + pad(y0, y1),
+    )
 }
 
 /// Draws `series` into a PNG at `path`; `log_y` plots the y axis logarithmically.
@@ -81,15 +89,27 @@ pub fn plot(path: &str, title: &str, series: &[Series], log_y: bool) -> Result<(
             .filter(|v| *v > 0.0)
             .fold(f64::MAX, f64::min)
             .min(1.0);
-        let mut chart = builder.build_cartesian_2d(x0..x1, (lo * 0.5..y1.max(lo) * 2.0).log_scale())?;
-        chart.configure_mesh().y_label_formatter(&|v| format!("{v:.0e}")).draw()?;
+        let mut chart =
+            builder.build_cartesian_2d(x0..x1, (lo * 0.5..y1.max(lo) * 2.0).log_scale())?;
+        chart
+            .configure_mesh()
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()?;
         draw_series(&mut chart, series)?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
     } else {
         let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
         chart.configure_mesh().draw()?;
         draw_series(&mut chart, series)?;
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
     }
     root.present()?;
     Ok(())
@@ -107,7 +127,11 @@ where
 {
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let pts = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+        let pts = s
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite());
         let anno = match s.mark {
             Mark::Line => chart.draw_series(LineSeries::new(pts, color.stroke_width(2)))?,
             Mark::Points => chart.draw_series(pts.map(|p| Circle::new(p, 3, color.filled())))?,
@@ -121,8 +145,9 @@ where
                 )?
             }
         };
-        anno.label(s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        anno.label(s.name).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+        });
     }
     Ok(())
 }

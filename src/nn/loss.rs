@@ -28,7 +28,11 @@ fn same_shape(op: &'static str, input: &Tensor, target: &Tensor) -> Result<()> {
     if input.shape() != target.shape() {
         return Err(Error::api(
             op,
-            format!("input shape {} and target shape {} differ", input.shape(), target.shape()),
+            format!(
+                "input shape {} and target shape {} differ",
+                input.shape(),
+                target.shape()
+            ),
         ));
     }
     Ok(())
@@ -52,7 +56,11 @@ pub fn binary_cross_entropy(p: &Tensor, y: &Tensor, reduction: Reduction) -> Res
 
 /// `F.binary_cross_entropy_with_logits(z, y)`: BCE of `sigmoid(z)` computed stably as
 /// `max(z, 0) - z y + log(1 + exp(-|z|))`.
-pub fn binary_cross_entropy_with_logits(z: &Tensor, y: &Tensor, reduction: Reduction) -> Result<Tensor> {
+pub fn binary_cross_entropy_with_logits(
+    z: &Tensor,
+    y: &Tensor,
+    reduction: Reduction,
+) -> Result<Tensor> {
     same_shape("binary_cross_entropy_with_logits", z, y)?;
     let softplus = z.abs()?.neg()?.exp()?.log1p()?;
     let loss = (z.relu()?.sub(&z.mul(y)?)? + softplus)?;
@@ -75,7 +83,9 @@ pub fn nll_loss(log_probs: &Tensor, target: &Tensor, reduction: Reduction) -> Re
             ),
         ));
     }
-    let picked = log_probs.gather(1, &target.long()?.unsqueeze(1)?)?.squeeze(1)?;
+    let picked = log_probs
+        .gather(1, &target.long()?.unsqueeze(1)?)?
+        .squeeze(1)?;
     reduce(picked.neg()?, reduction)
 }
 

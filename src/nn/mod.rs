@@ -25,7 +25,10 @@ pub trait Module {
 
     /// The parameters in registration order.
     fn parameters(&self) -> Vec<Tensor> {
-        self.named_parameters().into_iter().map(|(_, t)| t).collect()
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
 
     /// Total number of parameter elements (seed 002's "Total Trainable Parameters").
@@ -55,9 +58,22 @@ pub struct Linear {
 
 impl Linear {
     /// Creates the layer's parameters in `g` as `prefix.weight` and `prefix.bias`.
-    pub fn new(g: &Graph, prefix: &str, in_features: usize, out_features: usize, bias: bool) -> Result<Linear> {
-        let bound = if in_features > 0 { 1.0 / (in_features as f64).sqrt() } else { 0.0 };
-        let weight = g.parameter(&format!("{prefix}.weight"), uniform(&[out_features, in_features], bound)?)?;
+    pub fn new(
+        g: &Graph,
+        prefix: &str,
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+    ) -> Result<Linear> {
+        let bound = if in_features > 0 {
+            1.0 / (in_features as f64).sqrt()
+        } else {
+            0.0
+        };
+        let weight = g.parameter(
+            &format!("{prefix}.weight"),
+            uniform(&[out_features, in_features], bound)?,
+        )?;
         let bias = if bias {
             Some(g.parameter(&format!("{prefix}.bias"), uniform(&[out_features], bound)?)?)
         } else {
@@ -135,7 +151,10 @@ impl Module for Sequential {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        self.layers.iter().flat_map(|m| m.named_parameters()).collect()
+        self.layers
+            .iter()
+            .flat_map(|m| m.named_parameters())
+            .collect()
     }
 }
 
@@ -181,10 +200,18 @@ pub struct Embedding {
 
 impl Embedding {
     /// Creates `prefix.weight` in `g`.
-    pub fn new(g: &Graph, prefix: &str, num_embeddings: usize, embedding_dim: usize) -> Result<Embedding> {
+    pub fn new(
+        g: &Graph,
+        prefix: &str,
+        num_embeddings: usize,
+        embedding_dim: usize,
+    ) -> Result<Embedding> {
         let shape = Shape::new(&[num_embeddings, embedding_dim])?;
         let values = with_default_generator(|r| r.normal_f32(shape.numel(), 0.0, 1.0));
-        let weight = g.parameter(&format!("{prefix}.weight"), HostTensor::new(shape, TensorData::F32(values))?)?;
+        let weight = g.parameter(
+            &format!("{prefix}.weight"),
+            HostTensor::new(shape, TensorData::F32(values))?,
+        )?;
         Ok(Embedding {
             weight,
             prefix: prefix.to_string(),

@@ -188,9 +188,11 @@ impl Tensor {
         self.neg()?.exp()?.add(1.0)?.reciprocal()
     }
 
-    /// `max(self, 0)`.
+    /// `max(self, 0)`, written as `where(self > 0, self, 0)` so that the gradient at 0 is 0,
+    /// as PyTorch's `relu` has it (`maximum` would split it, giving 0.5).
     pub fn relu(&self) -> Result<Tensor> {
-        self.maximum(0i64)
+        let zero = self.scalar(0.0, self.dtype())?;
+        self.where_(&self.gt(&zero)?, &zero)
     }
 
     /// `torch.clamp(self, min, max)`; either bound may be absent.

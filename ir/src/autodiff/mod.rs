@@ -65,6 +65,19 @@ pub fn grad(
     seeds: &[Option<NodeId>],
     wrt: &[NodeId],
 ) -> Result<Vec<NodeId>> {
+    grad_stopping(graph, outputs, seeds, wrt, &HashSet::new())
+}
+
+/// [`grad`] with a set of nodes no gradient flows through (`stop_gradient`, PyTorch's
+/// `detach` and values computed under `no_grad`): they are treated as constants. A `wrt` node
+/// in `stop` still receives the gradient that reaches it directly.
+pub fn grad_stopping(
+    graph: &mut Graph,
+    outputs: &[NodeId],
+    seeds: &[Option<NodeId>],
+    wrt: &[NodeId],
+    stop: &HashSet<NodeId>,
+) -> Result<Vec<NodeId>> {
     check_arguments(graph, outputs, seeds, wrt)?;
 
     // The nodes the outputs depend on ...
@@ -86,8 +99,8 @@ pub fn grad(
     let mut active: HashSet<NodeId> = HashSet::new();
     for &id in &order {
         let node = graph.node(id)?;
-        let on_path =
-            wrt_set.contains(&id) || graph.operands(id).iter().any(|o| active.contains(o));
+        let on_path = wrt_set.contains(&id)
+            || (!stop.contains(&id) && graph.operands(id).iter().any(|o| active.contains(o)));
         if on_path && node.dtype().is_float() {
             active.insert(id);
         }

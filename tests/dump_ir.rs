@@ -171,7 +171,7 @@ fn bad_arguments_exit_2() {
 
 #[test]
 fn unimplemented_stages_say_so() {
-    for stage in ["grad", "opt", "fused", "kernels", "plan"] {
+    for stage in ["fused", "kernels", "plan"] {
         let out = dump_ir(&["--stage", stage, "examples/graphs/softmax.kir"]);
         assert_eq!(out.status.code(), Some(2));
         assert!(
@@ -189,4 +189,42 @@ fn help_exits_0() {
     let out = dump_ir(&["--help"]);
     assert!(out.status.success());
     assert!(stdout(&out).starts_with("usage: dump-ir"));
+}
+
+/// The gradient stages on the MLP: `--stage grad` appends the VJP subgraph, `--stage opt` runs
+/// the optimisation passes on it (the golden files record both, so a change in either the VJP
+/// rules or the passes shows up as a diff).
+#[test]
+fn grad_and_opt_stages_match_their_expectations() {
+    let graph = "examples/graphs/mlp_forward.kir";
+    let mut failures = Vec::new();
+    for stage in ["grad", "opt"] {
+        let out = dump_ir(&["--stage", stage, "--wrt", "w1,b1", "--wrt", "w2,b2", graph]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let path = root().join(format!("tests/filetests/mlp_forward.{stage}.expected"));
+        failures.extend(check_golden(&path, &stdout(&out)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let count = |stage: &str| -> usize {
+        let out = stdout(&dump_ir(&["--stage", stage, "--wrt", "w1,b1,w2,b2", graph]));
+        let last = out.lines().last().unwrap_or_default().to_string();
+        last.trim_start_matches("nodes: ")
+            .parse()
+            .unwrap_or(usize::MAX)
+    };
+    assert!(
+        count("opt") < count("grad"),
+        "the passes shrink the gradient graph"
+    );
+}
+
+#[test]
+fn wrt_errors_exit_2() {
+    let graph = "examples/graphs/mlp_forward.kir";
+    let out = dump_ir(&["--stage", "grad", "--wrt", "nope", graph]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--wrt nope"), "{}", stderr(&out));
+    let out = dump_ir(&["--wrt", "w1", graph]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("only meaningful"), "{}", stderr(&out));
 }

@@ -24,6 +24,9 @@ options:
   --dot            print Graphviz instead of text (nodes: op and type; edges: operand position)
   --stage STAGE    print the graph after a compiler stage: ir (default), grad, opt, fused,
                    kernels, plan
+  --wrt NAME       (grad, opt) differentiate the outputs with respect to this input or
+                   parameter; repeat it or separate names with commas. Each output's seed is
+                   ones, i.e. the gradient of its sum. The gradients are appended as outputs.
   -h, --help       print this help
 ";
 
@@ -81,6 +84,7 @@ enum Command {
         file: String,
         stage: Stage,
         format: Format,
+        wrt: Vec<String>,
     },
 }
 
@@ -123,9 +127,10 @@ fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
             file,
             stage,
             format,
+            wrt,
         } => {
             let graph = load(&file)?;
-            let graph = apply_stage(stage, graph)?;
+            let graph = apply_stage(stage, graph, &wrt)?;
             Ok(match format {
                 Format::Text => format!("{graph}{}", summary(&graph)),
                 Format::Dot => dot(&graph),
@@ -138,6 +143,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
     let mut file = None;
     let mut stage = Stage::Ir;
     let mut format = Format::Text;
+    let mut wrt = Vec::new();
     let mut args = args.peekable();
     let mut only_files = false;
     while let Some(arg) = args.next() {
@@ -166,6 +172,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
                         ))
                     })?;
             }
+            "--wrt" if !only_files => match inline.or_else(|| args.next()) {
+                Some(names) => {
+                    wrt.extend(names.split(',').filter(|n| !n.is_empty()).map(String::from))
+                }
+                None => return Err(Failure::Usage("--wrt needs a name".into())),
+            },
             "--" if !only_files => only_files = true,
             f if f.starts_with('-') && f.len() > 1 && !only_files => {
                 return Err(Failure::Usage(format!("unknown option `{arg}`")))
@@ -181,10 +193,16 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         }
     }
     let file = file.ok_or_else(|| Failure::Usage("no input file".into()))?;
+    if !wrt.is_empty() && !matches!(stage, Stage::Grad | Stage::Opt) {
+        return Err(Failure::Usage(
+            "--wrt is only meaningful with --stage grad or opt".into(),
+        ));
+    }
     Ok(Command::Dump {
         file,
         stage,
         format,
+        wrt,
     })
 }
 
@@ -202,13 +220,61 @@ fn load(file: &str) -> Result<Graph, Failure> {
 }
 
 /// Runs the pipeline up to `stage`. Adding a stage is adding its arm.
-fn apply_stage(stage: Stage, graph: Graph) -> Result<Graph, Failure> {
+fn apply_stage(stage: Stage, graph: Graph, wrt: &[String]) -> Result<Graph, Failure> {
     match stage {
         Stage::Ir => Ok(graph),
-        Stage::Grad | Stage::Opt | Stage::Fused | Stage::Kernels | Stage::Plan => Err(
-            Failure::Usage(format!("stage {} is not implemented yet", stage.name())),
-        ),
+        Stage::Grad => differentiate(graph, wrt),
+        Stage::Opt => {
+            let mut graph = differentiate(graph, wrt)?;
+            ir::passes::optimize(&mut graph).map_err(|e| Failure::Input(format!("opt: {e}")))?;
+            Ok(graph)
+        }
+        Stage::Fused | Stage::Kernels | Stage::Plan => Err(Failure::Usage(format!(
+            "stage {} is not implemented yet",
+            stage.name()
+        ))),
     }
+}
+
+/// Appends the gradients of the outputs (seeded with ones) with respect to the named inputs or
+/// parameters, as extra outputs. With no names, the graph is returned as it is.
+fn differentiate(mut graph: Graph, wrt: &[String]) -> Result<Graph, Failure> {
+    if wrt.is_empty() {
+        return Ok(graph);
+    }
+    let leaves = wrt
+        .iter()
+        .map(|name| {
+            graph
+                .node_ids()
+                .into_iter()
+                .find(|&id| {
+                    matches!(graph.node(id).map(|n| &n.op),
+                        Ok(ir::Op::Input { name: n } | ir::Op::Parameter { name: n }) if n == name)
+                })
+                .ok_or_else(|| {
+                    Failure::Usage(format!("--wrt {name}: no input or parameter has that name"))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outputs = graph.outputs().to_vec();
+    if outputs.is_empty() {
+        return Err(Failure::Input(
+            "grad: the graph has no outputs (add a `return` line)".into(),
+        ));
+    }
+    let fail = |e: IrError| Failure::Input(format!("grad: {e}"));
+    let mut seeds = Vec::with_capacity(outputs.len());
+    for &o in &outputs {
+        seeds.push(Some(
+            ir::autodiff::helpers::ones_like(&mut graph, o).map_err(fail)?,
+        ));
+    }
+    let grads = ir::autodiff::grad(&mut graph, &outputs, &seeds, &leaves).map_err(fail)?;
+    let mut all = outputs;
+    all.extend(grads);
+    graph.set_outputs(&all).map_err(fail)?;
+    Ok(graph)
 }
 
 /// The summary printed after the graph, one `key: value` line; later stages add fields.

@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod autograd;
+pub mod data;
 mod error;
 mod graph;
 mod literal;

@@ -47,7 +47,8 @@ fn uniform(shape: &[usize], bound: f64) -> Result<HostTensor> {
 /// `nn.Linear(in_features, out_features, bias)`: `y = x W^T + b`, `W: [out, in]`.
 ///
 /// Initialisation is PyTorch's: `kaiming_uniform_(W, a=sqrt(5))`, which is uniform in
-/// `±1/sqrt(in_features)`, then the bias uniform in the same bound, drawn in that order.
+/// `±1/sqrt(in_features)`, then the bias uniform in the same bound, drawn in that order from
+/// the global generator, so `manual_seed(s)` gives torch's initial weights bit for bit.
 pub struct Linear {
     /// `[out_features, in_features]`.
     pub weight: Tensor,
@@ -65,17 +66,26 @@ impl Linear {
         out_features: usize,
         bias: bool,
     ) -> Result<Linear> {
-        let bound = if in_features > 0 {
-            1.0 / (in_features as f64).sqrt()
+        // Computed exactly as torch does (in doubles) so that the drawn floats match bit for bit:
+        // kaiming_uniform_ with a = sqrt(5): gain = sqrt(2 / (1 + a^2)),
+        // bound = sqrt(3) * gain / sqrt(fan_in); the bias bound is 1 / sqrt(fan_in).
+        let fan_in = in_features as f64;
+        let a = 5.0f64.sqrt();
+        let gain = (2.0 / (1.0 + a * a)).sqrt();
+        let (w_bound, b_bound) = if in_features > 0 {
+            (3.0f64.sqrt() * (gain / fan_in.sqrt()), 1.0 / fan_in.sqrt())
         } else {
-            0.0
+            (0.0, 0.0)
         };
         let weight = g.parameter(
             &format!("{prefix}.weight"),
-            uniform(&[out_features, in_features], bound)?,
+            uniform(&[out_features, in_features], w_bound)?,
         )?;
         let bias = if bias {
-            Some(g.parameter(&format!("{prefix}.bias"), uniform(&[out_features], bound)?)?)
+            Some(g.parameter(
+                &format!("{prefix}.bias"),
+                uniform(&[out_features], b_bound)?,
+            )?)
         } else {
             None
         };

@@ -1,0 +1,212 @@
+//! nn modules, losses and optimisers against hand-computed values.
+
+use kiln::nn::loss::{self, Reduction};
+use kiln::nn::{Linear, Module, Sequential, Sigmoid};
+use kiln::optim::{Adam, Optimizer, Sgd, TrainStep};
+use kiln::{manual_seed, DType, Graph, HostTensor, Result};
+use std::sync::Mutex;
+
+/// Tests that draw from the process-global generator take this lock so their draws do not
+/// interleave.
+static GLOBAL_RNG: Mutex<()> = Mutex::new(());
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + b.abs())
+}
+
+#[test]
+fn linear_initialisation_matches_torch_bit_for_bit() -> Result<()> {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    // torch 2.15 (x86-64, AVX2 kernels): torch.manual_seed(0); torch.nn.Linear(3, 2)
+    let want_w: [u32; 6] = [
+        0xbb8da3e8, 0x3e9e9313, 0xbef34b7e, 0xbed98bc9, 0xbe63b4b1, 0x3e1e8953,
+    ];
+    let want_b: [u32; 2] = [0xbc3b6b40, 0x3eea617a];
+    manual_seed(0);
+    let g = Graph::new();
+    let fc = Linear::new(&g, "fc", 3, 2, true)?;
+    let w: Vec<u32> = g
+        .parameter_value("fc.weight")?
+        .as_f32()?
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    let b: Vec<u32> = g
+        .parameter_value("fc.bias")?
+        .as_f32()?
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert_eq!(w, want_w);
+    assert_eq!(b, want_b);
+    assert_eq!(fc.weight.dims(), vec![2, 3]);
+    Ok(())
+}
+
+#[test]
+fn seed_002_net_has_420_parameters() -> Result<()> {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let g = Graph::new();
+    let net = Sequential::new()
+        .add(Linear::new(&g, "w", 20, 10, false)?)
+        .add(Sigmoid)
+        .add(Linear::new(&g, "a_b", 10, 20, true)?);
+    assert_eq!(net.num_parameters(), 420);
+    let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, vec!["w.weight", "a_b.weight", "a_b.bias"]);
+    let x = g.linspace(-1.0, 1.0, 20)?;
+    assert_eq!(net.forward(&x)?.dims(), vec![20]);
+    let err = net.forward(&g.zeros(&[3])?).unwrap_err();
+    assert!(
+        err.to_string().contains("expected input with 20 features"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn losses_against_hand_computed_values() -> Result<()> {
+    let g = Graph::new();
+    let p = g.tensor([1.0f64, 2.0])?;
+    let zero = g.tensor([0.0f64, 0.0])?;
+    assert_eq!(loss::mse_loss(&p, &zero, Reduction::Mean)?.item()?, 2.5);
+    assert_eq!(loss::mse_loss(&p, &zero, Reduction::Sum)?.item()?, 5.0);
+    assert_eq!(
+        loss::mse_loss(&p, &zero, Reduction::None)?.to_vec_f64()?,
+        vec![1.0, 4.0]
+    );
+
+    // BCE with p = 1 for a 0 target: log(1 - 1) = -inf is clamped to -100.
+    let probs = g.tensor([0.5f64, 1.0])?;
+    let y = g.tensor([1.0f64, 0.0])?;
+    let bce = loss::binary_cross_entropy(&probs, &y, Reduction::Mean)?.item()?;
+    assert!(close(bce, (2f64.ln() + 100.0) / 2.0, 1e-12), "{bce}");
+
+    let z = g.tensor([0.0f64, 2.0])?;
+    let bce_logits = loss::binary_cross_entropy_with_logits(&z, &y, Reduction::Mean)?.item()?;
+    let want = (2f64.ln() + (2.0 + (1.0 + (-2f64).exp()).ln())) / 2.0;
+    assert!(close(bce_logits, want, 1e-12), "{bce_logits} vs {want}");
+    // Stable for large logits where sigmoid saturates.
+    let big = g.tensor([100.0f64])?;
+    let l = loss::binary_cross_entropy_with_logits(&big, &g.tensor([0.0f64])?, Reduction::Sum)?
+        .item()?;
+    assert!(close(l, 100.0, 1e-12), "{l}");
+
+    let logits = g.tensor([[1.0f64, 2.0, 3.0], [1.0, 1.0, 1.0]])?;
+    let target = g.tensor([2i64, 0])?;
+    let lse = (1f64.exp() + 2f64.exp() + 3f64.exp()).ln();
+    let ce = loss::cross_entropy(&logits, &target, Reduction::None)?.to_vec_f64()?;
+    assert!(
+        close(ce[0], lse - 3.0, 1e-12) && close(ce[1], 3f64.ln(), 1e-12),
+        "{ce:?}"
+    );
+    let nll = loss::nll_loss(&logits.log_softmax(1)?, &target, Reduction::Mean)?.item()?;
+    assert!(close(nll, (lse - 3.0 + 3f64.ln()) / 2.0, 1e-12));
+
+    // Out-of-range classes are an error when evaluated; wrong shapes when built.
+    let bad = loss::cross_entropy(&logits, &g.tensor([3i64, 0])?, Reduction::Mean)?;
+    assert!(bad.to_host().is_err());
+    assert!(loss::cross_entropy(&logits, &g.tensor([0i64])?, Reduction::Mean).is_err());
+    assert!(loss::mse_loss(&p, &g.tensor([1.0f64])?, Reduction::Mean).is_err());
+    Ok(())
+}
+
+/// loss = sum(p^2), so grad = 2p.
+fn quadratic(g: &Graph, start: f64) -> Result<(kiln::Tensor, kiln::Tensor)> {
+    let p = g.parameter("p", HostTensor::scalar(DType::F64, start))?;
+    let loss = p.square()?;
+    Ok((p, loss))
+}
+
+#[test]
+fn sgd_with_momentum_two_steps() -> Result<()> {
+    let g = Graph::new();
+    let (p, loss) = quadratic(&g, 1.0)?;
+    let mut opt = Sgd::new(vec![("p".into(), p.clone())], 0.1).with_momentum(0.9);
+    // step 1: g = 2, buf = 2, p = 1 - 0.1*2 = 0.8; step 2: g = 1.6, buf = 0.9*2 + 1.6 = 3.4,
+    // p = 0.8 - 0.34 = 0.46.
+    for want in [0.8, 0.46] {
+        opt.zero_grad();
+        loss.backward()?;
+        opt.step()?;
+        assert!(close(g.parameter_value("p")?.item()?, want, 1e-12));
+    }
+    Ok(())
+}
+
+#[test]
+fn adam_two_steps_with_bias_correction() -> Result<()> {
+    let g = Graph::new();
+    let (p, loss) = quadratic(&g, 1.0)?;
+    let mut opt = Adam::new(vec![("p".into(), p.clone())], 0.1);
+    // Adam by hand with PyTorch's defaults.
+    let (b1, b2, eps, lr) = (0.9f64, 0.999f64, 1e-8, 0.1);
+    let (mut pv, mut m, mut v) = (1.0f64, 0.0, 0.0);
+    for t in 1..=2 {
+        let gr = 2.0 * pv;
+        m = b1 * m + (1.0 - b1) * gr;
+        v = b2 * v + (1.0 - b2) * gr * gr;
+        let step = lr / (1.0 - b1.powi(t));
+        pv -= step * m / (v.sqrt() / (1.0 - b2.powi(t)).sqrt() + eps);
+
+        opt.zero_grad();
+        loss.backward()?;
+        opt.step()?;
+        assert!(
+            close(g.parameter_value("p")?.item()?, pv, 1e-12),
+            "step {t}"
+        );
+    }
+    assert!(close(pv, 0.800413, 1e-5));
+    Ok(())
+}
+
+#[test]
+fn train_step_equals_backward_then_step() -> Result<()> {
+    let run = |compiled: bool| -> Result<Vec<f64>> {
+        let g = Graph::new();
+        let x = g.input("x", DType::F64, &[4, 2])?;
+        let y = g.input("y", DType::F64, &[4, 1])?;
+        let w = g.parameter(
+            "w",
+            HostTensor::from_f64(DType::F64, kiln::Shape::new(&[2, 1])?, &[0.5, -0.25])?,
+        )?;
+        let b = g.parameter("b", HostTensor::from(vec![0.1f64]))?;
+        let loss = loss::mse_loss(&x.matmul(&w)?.add(&b)?, &y, Reduction::Mean)?;
+        let params = vec![("w".to_string(), w.clone()), ("b".to_string(), b.clone())];
+        let mut opt = Adam::new(params, 0.05);
+        let xv = HostTensor::from_f64(
+            DType::F64,
+            kiln::Shape::new(&[4, 2])?,
+            &[1.0, 2.0, -1.0, 0.5, 0.0, 1.0, 2.0, -2.0],
+        )?;
+        let yv = HostTensor::from_f64(
+            DType::F64,
+            kiln::Shape::new(&[4, 1])?,
+            &[1.0, 0.0, 0.5, 2.0],
+        )?;
+        if compiled {
+            let step = TrainStep::new(&loss, &mut opt)?;
+            for _ in 0..5 {
+                step.run(&[("x", &xv), ("y", &yv)])?;
+            }
+        } else {
+            g.feed("x", xv)?;
+            g.feed("y", yv)?;
+            for _ in 0..5 {
+                opt.zero_grad();
+                loss.backward()?;
+                opt.step()?;
+            }
+        }
+        let mut out = g.parameter_value("w")?.to_f64_vec();
+        out.extend(g.parameter_value("b")?.to_f64_vec());
+        Ok(out)
+    };
+    let a = run(true)?;
+    let b = run(false)?;
+    for (x, y) in a.iter().zip(&b) {
+        assert!(close(*x, *y, 1e-12), "{a:?} vs {b:?}");
+    }
+    Ok(())
+}

@@ -43,6 +43,8 @@ pub struct JitConfig {
     pub verify: bool,
     /// Keep the CLIF text of each defined function (for `dump-ir --clif` and debugging).
     pub keep_clif: bool,
+    /// Keep Cranelift's disassembly (VCode with the final registers) of each function.
+    pub keep_disasm: bool,
 }
 
 impl Default for JitConfig {
@@ -51,6 +53,7 @@ impl Default for JitConfig {
             opt_level: OptLevel::Speed,
             verify: true,
             keep_clif: false,
+            keep_disasm: false,
         }
     }
 }
@@ -66,6 +69,7 @@ pub struct Jit {
     functions: Vec<(FuncId, String)>,
     finalized_upto: usize,
     clif: Vec<(String, String)>,
+    disasm: Vec<(String, String)>,
     config: JitConfig,
 }
 
@@ -88,6 +92,7 @@ impl Jit {
             functions: Vec::new(),
             finalized_upto: 0,
             clif: Vec::new(),
+            disasm: Vec::new(),
             config,
         })
     }
@@ -134,9 +139,15 @@ impl Jit {
                 .push((name.to_string(), self.ctx.func.display().to_string()));
         }
         let func_for_errors = self.ctx.func.clone();
+        self.ctx.set_disasm(self.config.keep_disasm);
         self.module
             .define_function(id, &mut self.ctx)
             .map_err(|e| module_error("defining", name, e, Some(&func_for_errors)))?;
+        if self.config.keep_disasm {
+            if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.clone()) {
+                self.disasm.push((name.to_string(), text));
+            }
+        }
         self.module.clear_context(&mut self.ctx);
         self.functions.push((id, name.to_string()));
         Ok(id)
@@ -177,6 +188,14 @@ impl Jit {
     /// before Cranelift's optimisations.
     pub fn clif(&self) -> &[(String, String)] {
         &self.clif
+    }
+}
+
+impl Jit {
+    /// Disassembly of the functions defined so far, as `(name, text)`, when
+    /// [`JitConfig::keep_disasm`] is set (empty otherwise).
+    pub fn disasm(&self) -> &[(String, String)] {
+        &self.disasm
     }
 }
 

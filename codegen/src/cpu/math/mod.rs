@@ -15,19 +15,25 @@
 //! `codegen/tests/math_ulp.rs`. Vector and scalar code are the same instruction sequence and
 //! give identical results. Measured on x86-64 (Zen3, FMA).
 //!
-//! | function  | domain of the bound                         | max ulp (f32) | bound asserted |
-//! |-----------|---------------------------------------------|---------------|----------------|
-//! | `exp`     | all f32 (results down to subnormals)        | TBD           | 2              |
-//! | `log`     | all positive f32 incl. subnormals           | TBD           | 2              |
-//! | `sin`     | \|x\| ≤ 6e6                                 | TBD           | 2              |
-//! | `cos`     | \|x\| ≤ 6e6                                 | TBD           | 2              |
-//! | `tanh`    | all f32                                     | TBD           | 3              |
-//! | `sigmoid` | all f32                                     | TBD           | 3              |
-//! | `pow`     | x in [1e-30, 1e30], \|y·ln x\| ≤ 88         | TBD           | 4              |
+//! | function  | samples (domain of the bound)                              | max ulp | asserted |
+//! |-----------|------------------------------------------------------------|---------|----------|
+//! | `exp`     | log-uniform \|x\| in [1e-30, 104]; uniform [-104, 89]       | 1.04    | 2        |
+//! | `log`     | every positive f32 binade (random bits, subnormals incl.)  | 0.82    | 2        |
+//! | `sin`     | \|x\| ≤ 1e4 (log-uniform and uniform), [-10, 10]           | 1.54    | 2        |
+//! | `sin`     | 1e4 ≤ \|x\| ≤ 6e6 (log-uniform)                            | 1.61    | 2        |
+//! | `cos`     | \|x\| ≤ 1e4 (log-uniform and uniform), [-10, 10]           | 1.54    | 2        |
+//! | `cos`     | 1e4 ≤ \|x\| ≤ 6e6 (log-uniform)                            | 1.85    | 2        |
+//! | `tanh`    | every f32 (random bits); uniform [-10, 10]                 | 1.38    | 3        |
+//! | `sigmoid` | every f32 (random bits); uniform [-120, 40]                | 2.09    | 3        |
+//! | `pow`     | x in [1e-30, 1e30] with \|y ln x\| ≤ 88; x in [0, 4], y in [-4, 4]; x in [-10, 10], integer y; random f32 pairs | 0.50 | 4 |
 //!
-//! f64 (`f64x2`/`f64`), in ulp of f64, against the same references (checked on smaller samples):
-//! TBD.
-//!
+//! f64 lanes (`f64x2`, `f64`), 100,000 samples each, against glibc's f64 functions (themselves
+//! within ~1 ulp, so these are integer ulp differences between two approximations): exp 1
+//! (uniform [-745, 709]), log 1 (every positive binade), sin/cos 1 on |x| ≤ 1e4 and 2 on
+//! 1e4 ≤ |x| ≤ 1e12, tanh 2 ([-20, 20]), sigmoid 2 ([-745, 40]); asserted ≤ 4. `pow` on f64 has
+//! no extended-precision logarithm: 24 ulp measured on x in [0, 4], y in [-4, 4] (asserted
+//! ≤ 32), and the error grows like |y·ln x|·2^-53 relative.
+
 //! # Special values
 //!
 //! NaN in gives NaN out (except `pow(x, ±0) = pow(1, y) = 1`, as IEEE 754 says). `exp(+inf) =
@@ -38,20 +44,28 @@
 //!
 //! # Large arguments of sin and cos
 //!
-//! The reduction by π/2 uses a three-part π/2 (Cody–Waite with FMA), which is exact enough while
-//! the quadrant count fits the 2^22 "magic number" rounding: |x| < ~6.5e6 for f32 and
-//! |x| < ~3e15 for f64. Beyond that the reduced argument is meaningless; it is clamped to 0
-//! (when |r| > 1), so results stay finite and within [-1, 1] but are not the sine of `x`. A
-//! Payne–Hanek reduction would fix this; it is not implemented.
+//! The reduction by π/2 uses a three-part π/2 (Cody–Waite with FMA), which stays accurate while
+//! the quadrant count fits the "magic number" rounding: |x| < 2^22·π/2 ≈ 6.5e6 for f32 and
+//! |x| < 2^51·π/2 ≈ 3.5e15 for f64 (measured up to 6e6 and 1e12 respectively). Beyond that the
+//! reduced argument is meaningless; where |r| > 1.05 it is replaced by 0, so results stay finite
+//! and within [-1, 1] (never NaN for finite x) but are not the sine of `x`. A Payne–Hanek
+//! reduction would fix this; it is not implemented.
 //!
 //! # Constants and loops
 //!
-//! Cranelift materialises `splat(f32const)` where it is written and does not know that our
-//! constants are shared, so each emitter takes a [`Consts`] table: the first request for a value
-//! of a type emits it at the current position and later requests reuse the SSA value. A caller
-//! that emits a loop calls [`Consts::prepare`] in the loop's preheader (see
-//! [`crate::cpu::kernels`]), so that all constants are defined once, outside the loop. A table
+//! Each emitter takes a [`Consts`] table: the first request for a constant of a type emits it at
+//! the current position and later requests reuse the SSA value, so a function emitted several
+//! times (unrolled loops, tanh and sigmoid calling exp) does not repeat its constants in the
+//! CLIF. A caller that emits a loop calls [`Consts::prepare`] in the loop's preheader (see
+//! [`crate::cpu::kernels`]) so that all constants are defined once, outside the loop; a table
 //! must only be used where its values dominate the use (one table per preheader).
+//!
+//! What Cranelift 0.135 then does with them (seen in `examples/math_disasm.rs`): at
+//! opt_level "speed" the mid-end turns `splat(const)` into a constant-pool `vconst` and
+//! rematerialises it at each use, i.e. one `vmovups (%rip)` load per constant per iteration,
+//! whichever block defined it. Those loads are cheap (Zen3 issues three per cycle) and measured
+//! speed is the same with or without hoisting (`examples/math_speed.rs`), so hoisting buys
+//! smaller CLIF and faster compiles rather than faster loops.
 
 mod exp_log;
 mod hyper;

@@ -1,1 +1,15 @@
-//! placeholder
+//! kiln-codegen: the backends that turn kernel IR into executables.
+//!
+//! - [`cpu`]: Cranelift JIT. [`cpu::jit`] owns the native ISA and the JIT module;
+//!   [`cpu::math`] emits vectorised polynomial approximations of exp, log, sin, cos, tanh,
+//!   sigmoid and pow as inline CLIF (Cranelift has no transcendental instructions), each with a
+//!   measured ulp bound; [`cpu::kernels`] builds simple elementwise loops over buffers.
+//! - `cuda/` (later): kernel IR to CUDA C, compiled by NVRTC and launched through cudarc.
+//!
+//! This crate takes verified IR and never invents ops. `unsafe` appears only where JIT code is
+//! called or raw pointers are touched, each block with a `// SAFETY:` comment.
+
+pub mod cpu;
+pub mod error;
+
+pub use error::{CodegenError, Result};

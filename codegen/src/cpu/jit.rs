@@ -1,0 +1,344 @@
+//! A small wrapper over `cranelift-jit`: build the native ISA, define functions, finalize, and
+//! hand out function pointers.
+//!
+//! Guarantees:
+//! - The ISA is the host's, detected by `cranelift_native::builder()`, so `has_avx`, `has_avx2`
+//!   and `has_fma` are set where the CPU has them (without `has_fma`, Cranelift lowers `fma` on
+//!   vectors to a per-lane libcall, which is very slow). `opt_level` defaults to `"speed"`, which
+//!   also runs the e-graph mid-end (GVN, loop-invariant code motion, dead-code removal).
+//! - Every defined function is run through Cranelift's verifier (unless turned off in
+//!   [`JitConfig`]); verifier failures come back as [`CodegenError::Module`] with the offending
+//!   CLIF printed in the message.
+//! - Pointers from [`Jit::function_ptr`] stay valid exactly as long as the [`Jit`] lives: dropping
+//!   it frees the code memory.
+
+use std::mem::ManuallyDrop;
+
+use cranelift_codegen::ir::{Function, Signature, Type, UserFuncName};
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+
+use crate::error::{CodegenError, Result};
+
+/// Cranelift's optimisation level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptLevel {
+    /// No mid-end optimisation: fastest compile.
+    None,
+    /// E-graph optimisations (GVN, LICM, DCE, algebraic rewrites).
+    Speed,
+}
+
+/// How to build a [`Jit`].
+#[derive(Debug, Clone)]
+pub struct JitConfig {
+    /// Cranelift's `opt_level`; [`OptLevel::Speed`] by default.
+    pub opt_level: OptLevel,
+    /// Run Cranelift's IR verifier on every function (on by default; it costs a few percent of
+    /// compile time and turns malformed CLIF into an error instead of a miscompile).
+    pub verify: bool,
+    /// Keep the CLIF text of each defined function (for `dump-ir --clif` and debugging).
+    pub keep_clif: bool,
+    /// Keep Cranelift's disassembly (VCode with the final registers) of each function.
+    pub keep_disasm: bool,
+}
+
+impl Default for JitConfig {
+    fn default() -> Self {
+        JitConfig {
+            opt_level: OptLevel::Speed,
+            verify: true,
+            keep_clif: false,
+            keep_disasm: false,
+        }
+    }
+}
+
+/// A JIT module for the host CPU: define functions with [`Jit::define_function`], then
+/// [`Jit::finalize`], then get pointers with [`Jit::function_ptr`].
+pub struct Jit {
+    /// `ManuallyDrop` so that `Drop` can move it out and free its memory.
+    module: ManuallyDrop<JITModule>,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    /// Declared functions, by id index: name and whether code memory for it is final.
+    functions: Vec<(FuncId, String)>,
+    finalized_upto: usize,
+    clif: Vec<(String, String)>,
+    disasm: Vec<(String, String)>,
+    config: JitConfig,
+}
+
+impl Jit {
+    /// A JIT for the host with the default [`JitConfig`] (opt_level "speed", verifier on).
+    pub fn new() -> Result<Self> {
+        Self::with_config(JitConfig::default())
+    }
+
+    /// A JIT for the host with the given configuration.
+    pub fn with_config(config: JitConfig) -> Result<Self> {
+        let isa = native_isa(&config)?;
+        let builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+        let module = JITModule::new(builder);
+        let ctx = module.make_context();
+        Ok(Jit {
+            module: ManuallyDrop::new(module),
+            ctx,
+            fctx: FunctionBuilderContext::new(),
+            functions: Vec::new(),
+            finalized_upto: 0,
+            clif: Vec::new(),
+            disasm: Vec::new(),
+            config,
+        })
+    }
+
+    /// The target ISA (to query flags such as `has_fma`).
+    pub fn isa(&self) -> &dyn TargetIsa {
+        self.module.isa()
+    }
+
+    /// The pointer type of the host (`i64` on x86-64).
+    pub fn pointer_type(&self) -> Type {
+        self.module.target_config().pointer_type()
+    }
+
+    /// An empty signature with the host's default calling convention.
+    pub fn make_signature(&self) -> Signature {
+        self.module.make_signature()
+    }
+
+    /// Declares and defines function `name` with signature `sig`; `body` fills in the CLIF.
+    ///
+    /// `body` gets a fresh [`FunctionBuilder`] and must create the entry block itself (append
+    /// the signature's parameters with `append_block_params_for_function_params`) and end every
+    /// block with a terminator. Blocks left unsealed are sealed afterwards.
+    pub fn define_function<F>(&mut self, name: &str, sig: Signature, body: F) -> Result<FuncId>
+    where
+        F: FnOnce(&mut FunctionBuilder) -> Result<()>,
+    {
+        let id = self
+            .module
+            .declare_function(name, Linkage::Export, &sig)
+            .map_err(|e| module_error("declaring", name, e, None))?;
+        self.module.clear_context(&mut self.ctx);
+        self.ctx.func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
+        let frontend_config = self.module.target_config();
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            body(&mut b)?;
+            b.seal_all_blocks();
+            b.finalize(frontend_config);
+        }
+        if self.config.keep_clif {
+            self.clif
+                .push((name.to_string(), self.ctx.func.display().to_string()));
+        }
+        let func_for_errors = self.ctx.func.clone();
+        self.ctx.set_disasm(self.config.keep_disasm);
+        self.module
+            .define_function(id, &mut self.ctx)
+            .map_err(|e| module_error("defining", name, e, Some(&func_for_errors)))?;
+        if self.config.keep_disasm {
+            if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.clone()) {
+                self.disasm.push((name.to_string(), text));
+            }
+        }
+        self.module.clear_context(&mut self.ctx);
+        self.functions.push((id, name.to_string()));
+        Ok(id)
+    }
+
+    /// Makes every function defined so far callable (relocations applied, memory made
+    /// executable). Functions may be defined and finalized again afterwards.
+    pub fn finalize(&mut self) -> Result<()> {
+        self.module
+            .finalize_definitions()
+            .map_err(|e| module_error("finalizing", "", e, None))?;
+        self.finalized_upto = self.functions.len();
+        Ok(())
+    }
+
+    /// The entry address of a finalized function. Cast it to the matching `extern "C"` fn type
+    /// (in an `unsafe` block whose SAFETY comment names the signature); it is valid while `self`
+    /// lives.
+    pub fn function_ptr(&self, id: FuncId) -> Result<*const u8> {
+        match self.functions[..self.finalized_upto]
+            .iter()
+            .find(|(f, _)| *f == id)
+        {
+            Some(_) => Ok(self.module.get_finalized_function(id)),
+            None => Err(CodegenError::NotFinalized {
+                function: self
+                    .functions
+                    .iter()
+                    .find(|(f, _)| *f == id)
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_else(|| format!("{id}")),
+            }),
+        }
+    }
+
+    /// CLIF text of the functions defined so far, as `(name, text)`, when
+    /// [`JitConfig::keep_clif`] is set (empty otherwise). The text is the builder's output,
+    /// before Cranelift's optimisations.
+    pub fn clif(&self) -> &[(String, String)] {
+        &self.clif
+    }
+}
+
+impl Jit {
+    /// Disassembly of the functions defined so far, as `(name, text)`, when
+    /// [`JitConfig::keep_disasm`] is set (empty otherwise).
+    pub fn disasm(&self) -> &[(String, String)] {
+        &self.disasm
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        // SAFETY: the module is taken out exactly once, here, and never used again. Function
+        // pointers handed out by `function_ptr` are documented to die with the `Jit`.
+        unsafe { ManuallyDrop::take(&mut self.module).free_memory() };
+    }
+}
+
+/// Builds the host ISA: cranelift-native detects the CPU features (SSE4.1, AVX, AVX2, FMA...)
+/// and we add kiln's shared flags on top.
+fn native_isa(config: &JitConfig) -> Result<OwnedTargetIsa> {
+    let mut flags = settings::builder();
+    let opt = match config.opt_level {
+        OptLevel::None => "none",
+        OptLevel::Speed => "speed",
+    };
+    set_flag(&mut flags, "opt_level", opt)?;
+    set_flag(
+        &mut flags,
+        "enable_verifier",
+        if config.verify { "true" } else { "false" },
+    )?;
+    // JIT code lives at arbitrary addresses: calls to symbols must not assume +-2 GiB reach.
+    set_flag(&mut flags, "use_colocated_libcalls", "false")?;
+    set_flag(&mut flags, "is_pic", "false")?;
+    let isa_builder =
+        cranelift_native::builder().map_err(|reason| CodegenError::HostUnsupported {
+            reason: reason.to_string(),
+        })?;
+    isa_builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| CodegenError::Isa {
+            message: e.to_string(),
+        })
+}
+
+fn set_flag(flags: &mut settings::Builder, flag: &str, value: &str) -> Result<()> {
+    flags.set(flag, value).map_err(|e| CodegenError::Setting {
+        flag: flag.to_string(),
+        value: value.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Turns a `ModuleError` into [`CodegenError::Module`]; verifier errors are printed with the
+/// function's CLIF so the message points at the bad instruction.
+fn module_error(
+    stage: &'static str,
+    function: &str,
+    e: ModuleError,
+    func: Option<&Function>,
+) -> CodegenError {
+    let message = match (&e, func) {
+        (
+            ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)),
+            Some(func),
+        ) => cranelift_codegen::print_errors::pretty_verifier_error(func, None, errors.clone()),
+        _ => e.to_string(),
+    };
+    CodegenError::Module {
+        stage,
+        function: function.to_string(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranelift_codegen::ir::{types, AbiParam, InstBuilder};
+
+    #[test]
+    fn native_isa_has_fma_where_the_cpu_does() {
+        let jit = Jit::new().expect("host ISA");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let has = |name: &str| {
+                jit.isa()
+                    .isa_flags()
+                    .iter()
+                    .any(|v| v.name == name && v.as_bool() == Some(true))
+            };
+            assert_eq!(has("has_fma"), std::is_x86_feature_detected!("fma"));
+            assert_eq!(has("has_avx2"), std::is_x86_feature_detected!("avx2"));
+        }
+        let _ = jit;
+    }
+
+    #[test]
+    fn defines_and_calls_a_function() {
+        let mut jit = Jit::new().expect("host ISA");
+        let mut sig = jit.make_signature();
+        sig.params.push(AbiParam::new(types::I64));
+        sig.returns.push(AbiParam::new(types::I64));
+        let id = jit
+            .define_function("add_one", sig, |b| {
+                let entry = b.create_block();
+                b.append_block_params_for_function_params(entry);
+                b.switch_to_block(entry);
+                let x = b.block_params(entry)[0];
+                let y = b.ins().iadd_imm_s(x, 1);
+                b.ins().return_(&[y]);
+                Ok(())
+            })
+            .expect("defines");
+        assert!(matches!(
+            jit.function_ptr(id),
+            Err(CodegenError::NotFinalized { .. })
+        ));
+        jit.finalize().expect("finalizes");
+        let p = jit.function_ptr(id).expect("pointer");
+        // SAFETY: `add_one` was defined above with signature (i64) -> i64 in the host's
+        // default (System V) calling convention, which is `extern "C"`.
+        let f: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(p) };
+        assert_eq!(f(41), 42);
+    }
+
+    #[test]
+    fn verifier_errors_are_reported_with_the_function_name() {
+        let mut jit = Jit::new().expect("host ISA");
+        let mut sig = jit.make_signature();
+        sig.returns.push(AbiParam::new(types::I64));
+        let err = jit
+            .define_function("bad", sig, |b| {
+                let entry = b.create_block();
+                b.switch_to_block(entry);
+                // Returns an i32 where the signature says i64.
+                let x = b.ins().iconst(types::I32, 1);
+                b.ins().return_(&[x]);
+                Ok(())
+            })
+            .expect_err("must not verify");
+        match err {
+            CodegenError::Module {
+                stage, function, ..
+            } => {
+                assert_eq!(stage, "defining");
+                assert_eq!(function, "bad");
+            }
+            other => panic!("unexpected error {other}"),
+        }
+    }
+}

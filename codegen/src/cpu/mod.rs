@@ -1,0 +1,16 @@
+//! The CPU backend: kernel IR to native code with Cranelift's JIT.
+//!
+//! - [`jit`]: the native ISA (with AVX/AVX2/FMA where the host has them) and a JIT module that
+//!   declares, defines and finalizes functions and hands out callable pointers.
+//! - [`math`]: inline CLIF for exp, log, sin, cos, tanh, sigmoid and pow on `f32x4`, `f32`,
+//!   `f64x2` and `f64`, with measured ulp bounds.
+//! - [`kernels`]: elementwise map loops (`dst[i] = f(src[i])`) used by the math tests, the
+//!   speed example and, later, by lowering.
+//!
+//! Cranelift on x86-64 has 128-bit vectors only, so the vector types are `f32x4` and `f64x2`.
+
+pub mod jit;
+pub mod kernels;
+pub mod math;
+
+pub use jit::{Jit, JitConfig};

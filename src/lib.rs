@@ -19,6 +19,7 @@
 mod autograd;
 mod error;
 mod graph;
+pub mod linalg;
 mod literal;
 mod ops;
 pub mod random;

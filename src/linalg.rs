@@ -219,11 +219,18 @@ pub fn svd(a: &HostTensor) -> Result<(HostTensor, HostTensor, HostTensor)> {
                 ),
             ));
         }
-        let (u, s, v) = if rows >= cols {
-            jacobi_svd(mat, rows, cols)
+        // Scaled to max|a| = 1 so that the squared column norms neither overflow nor underflow.
+        let scale = mat.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let scaled: Vec<f64> = if scale > 0.0 {
+            mat.iter().map(|x| x / scale).collect()
+        } else {
+            mat.to_vec()
+        };
+        let (u, mut s, v) = if rows >= cols {
+            jacobi_svd(&scaled, rows, cols)
         } else {
             // a^T = U' S V'^T, so a = V' S U'^T.
-            jacobi_svd(&transpose(mat, rows, cols), cols, rows).map(|(u, s, v)| (v, s, u))
+            jacobi_svd(&transpose(&scaled, rows, cols), cols, rows).map(|(u, s, v)| (v, s, u))
         }
         .ok_or_else(|| {
             Error::api(
@@ -236,6 +243,9 @@ pub fn svd(a: &HostTensor) -> Result<(HostTensor, HostTensor, HostTensor)> {
                 ),
             )
         })?;
+        if scale > 0.0 {
+            s.iter_mut().for_each(|x| *x *= scale);
+        }
         us.extend(u);
         ss.extend(s);
         vs.extend(v);
@@ -662,7 +672,7 @@ mod tests {
         let (m, p, n) = (ad[ad.len() - 2], ad[ad.len() - 1], bd[bd.len() - 1]);
         assert_eq!(bd[bd.len() - 2], p);
         let (av, bv) = (a.to_f64_vec(), b.to_f64_vec());
-        let count = if m * p == 0 { 1 } else { av.len() / (m * p) };
+        let count = av.len().checked_div(m * p).unwrap_or(1);
         let mut out = vec![0.0; count * m * n];
         for b in 0..count {
             for i in 0..m {
@@ -982,6 +992,13 @@ mod tests {
             check_svd(&random(dtype, &[2, 3, 4, 4], 3, 0.0), tol);
             check_svd(&random(dtype, &[1, 7], 4, 0.0), tol);
             check_svd(&random(dtype, &[7, 1], 5, 0.0), tol);
+        }
+        // Entries whose squares overflow or underflow f64.
+        for scale in [1e200, 1e-200] {
+            let a = f64s(&[2, 2], &[0.0, 3.0 * scale, 4.0 * scale, 0.0]);
+            let (u, s, v) = check_svd(&a, 4.0 * scale * 1e-15);
+            assert!(max_diff(&s, &[4.0 * scale, 3.0 * scale]) <= 4.0 * scale * 1e-15);
+            assert_eq!((u, v), (vec![0.0, 1.0, 1.0, 0.0], vec![1.0, 0.0, 0.0, 1.0]));
         }
         // Rank 1 (outer product [1, 2, 3] x [1, -1]): one non-zero singular value.
         let a = f64s(&[3, 2], &[1.0, -1.0, 2.0, -2.0, 3.0, -3.0]);

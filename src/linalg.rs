@@ -109,6 +109,7 @@ pub fn solve(a: &HostTensor, b: &HostTensor) -> Result<HostTensor> {
         ));
     }
     let bd = b.dims();
+    // `a` has rank >= 2 here, so in the vector case `b` has rank >= 1.
     let vector_case = bd.len() == 1 || bd == &a.dims()[..a.dims().len() - 1];
     // B as a batch of `n x k` matrices; a vector is a one-column matrix.
     let (b_batch, b_rows, k) = if vector_case {

@@ -20,6 +20,7 @@ mod autograd;
 pub mod data;
 mod error;
 mod graph;
+pub mod linalg;
 mod literal;
 pub mod nn;
 mod ops;

@@ -1,7 +1,7 @@
 //! `dump-ir`: reads a `.kir` file, verifies it and prints it back (or as Graphviz).
 //!
 //! ```text
-//! dump-ir [--dot] [--stage STAGE] FILE.kir
+//! dump-ir [--dot] [--stage STAGE] [--eager] FILE.kir
 //! ```
 //!
 //! Exit codes: 0 on success; 2 for bad arguments, malformed or ill-typed files and stages that
@@ -9,7 +9,9 @@
 //! `FILE:line:col: message` so that editors can jump to them.
 //!
 //! Stages are the compiler's pipeline (`grad`, `opt`, `fused`, `kernels`, `plan`); each is one
-//! arm of [`apply_stage`] and only `ir` (the parsed graph) exists so far.
+//! arm of [`apply_stage`]. `ir` prints the parsed graph; `fused`, `kernels` and `plan` lower the
+//! graph's outputs to the kernel IR (`--eager`: fusion off) and print the fusion groups, the
+//! kernels or the memory plan.
 
 use ir::{Graph, IrError};
 use kiln_ir as ir;
@@ -24,6 +26,7 @@ options:
   --dot            print Graphviz instead of text (nodes: op and type; edges: operand position)
   --stage STAGE    print the graph after a compiler stage: ir (default), grad, opt, fused,
                    kernels, plan
+  --eager          lower with fusion off (one kernel per primitive) for fused, kernels, plan
   -h, --help       print this help
 ";
 
@@ -81,6 +84,7 @@ enum Command {
         file: String,
         stage: Stage,
         format: Format,
+        eager: bool,
     },
 }
 
@@ -123,13 +127,22 @@ fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
             file,
             stage,
             format,
+            eager,
         } => {
             let graph = load(&file)?;
-            let graph = apply_stage(stage, graph)?;
-            Ok(match format {
-                Format::Text => format!("{graph}{}", summary(&graph)),
-                Format::Dot => dot(&graph),
-            })
+            match apply_stage(stage, graph, eager)? {
+                Staged::Graph(graph) => Ok(match format {
+                    Format::Text => format!("{graph}{}", summary(&graph)),
+                    Format::Dot => dot(&graph),
+                }),
+                Staged::Text(text) => match format {
+                    Format::Text => Ok(text),
+                    Format::Dot => Err(Failure::Usage(format!(
+                        "--dot is not available for stage {}",
+                        stage.name()
+                    ))),
+                },
+            }
         }
     }
 }
@@ -138,6 +151,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
     let mut file = None;
     let mut stage = Stage::Ir;
     let mut format = Format::Text;
+    let mut eager = false;
     let mut args = args.peekable();
     let mut only_files = false;
     while let Some(arg) = args.next() {
@@ -150,6 +164,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         match flag.as_str() {
             "-h" | "--help" if !only_files => return Ok(Command::Help),
             "--dot" if !only_files && inline.is_none() => format = Format::Dot,
+            "--eager" if !only_files && inline.is_none() => eager = true,
             "--stage" if !only_files => {
                 let name = match inline.or_else(|| args.next()) {
                     Some(n) => n,
@@ -185,6 +200,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         file,
         stage,
         format,
+        eager,
     })
 }
 
@@ -201,13 +217,32 @@ fn load(file: &str) -> Result<Graph, Failure> {
     Ok(graph)
 }
 
+/// What a stage produced: a graph (printable as text or Graphviz) or a kernel-level text form.
+enum Staged {
+    Graph(Graph),
+    Text(String),
+}
+
 /// Runs the pipeline up to `stage`. Adding a stage is adding its arm.
-fn apply_stage(stage: Stage, graph: Graph) -> Result<Graph, Failure> {
+fn apply_stage(stage: Stage, graph: Graph, eager: bool) -> Result<Staged, Failure> {
+    let lowered = |graph: &Graph| {
+        let options = if eager {
+            ir::kernel::LowerOptions::eager()
+        } else {
+            ir::kernel::LowerOptions::default()
+        };
+        ir::kernel::lower(graph, graph.outputs(), &options)
+            .map_err(|e| Failure::Input(format!("lowering failed: {e}")))
+    };
     match stage {
-        Stage::Ir => Ok(graph),
-        Stage::Grad | Stage::Opt | Stage::Fused | Stage::Kernels | Stage::Plan => Err(
-            Failure::Usage(format!("stage {} is not implemented yet", stage.name())),
-        ),
+        Stage::Ir => Ok(Staged::Graph(graph)),
+        Stage::Fused => Ok(Staged::Text(lowered(&graph)?.groups_text())),
+        Stage::Kernels => Ok(Staged::Text(lowered(&graph)?.to_string())),
+        Stage::Plan => Ok(Staged::Text(lowered(&graph)?.plan_text())),
+        Stage::Grad | Stage::Opt => Err(Failure::Usage(format!(
+            "stage {} is not implemented yet",
+            stage.name()
+        ))),
     }
 }
 

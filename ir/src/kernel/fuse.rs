@@ -325,6 +325,12 @@ fn build(
         inputs: Vec::new(),
         params: Vec::new(),
     };
+    // Inputs and parameters first, in graph order, so that listings start with them.
+    for &id in order {
+        if let Op::Input { .. } | Op::Parameter { .. } = graph.node(id)?.op {
+            b.buffer_of(id)?;
+        }
+    }
     let mut kernels = Vec::new();
     let position: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
     for &id in order {

@@ -39,13 +39,13 @@ pub(super) type Map = SmallVec<[Affine; 4]>;
 pub(super) enum Fail {
     /// This node must be materialised (own buffer) first; lowering restarts.
     Retry(NodeId),
-    /// A real error.
-    Ir(IrError),
+    /// A real error (boxed: the retry path is the hot one and should stay small).
+    Ir(Box<IrError>),
 }
 
 impl From<IrError> for Fail {
     fn from(e: IrError) -> Fail {
-        Fail::Ir(e)
+        Fail::Ir(Box::new(e))
     }
 }
 
@@ -115,7 +115,7 @@ fn unravel(l: &Affine, x_dims: &[usize], loop_dims: &[usize]) -> Option<Map> {
         }
         let r = r as usize;
         // The outermost axis whose stride divides the term keeps its coefficient smallest.
-        let j = (0..x_dims.len()).find(|&j| x_dims[j] > 1 && r % strides[j] == 0)?;
+        let j = (0..x_dims.len()).find(|&j| x_dims[j] > 1 && r.is_multiple_of(strides[j]))?;
         out[j].coefs[k] = (r / strides[j]) as isize;
     }
     for (j, o) in out.iter().enumerate() {
@@ -325,9 +325,9 @@ impl<'b> Emitter<'b> {
         self.nodes.insert(node);
         let val = match &n.op {
             Op::Input { .. } | Op::Parameter { .. } | Op::Constant { .. } => {
-                return Err(Fail::Ir(IrError::Unsupported(format!(
-                    "lowering: leaf {node} has no buffer"
-                ))))
+                return Err(
+                    IrError::Unsupported(format!("lowering: leaf {node} has no buffer")).into(),
+                )
             }
             Op::Reduce { .. }
             | Op::ArgMax { .. }

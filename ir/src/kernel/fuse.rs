@@ -92,7 +92,7 @@ pub fn lower(graph: &Graph, outputs: &[NodeId], options: &LowerOptions) -> Resul
                     )));
                 }
             }
-            Err(Fail::Ir(e)) => return Err(e),
+            Err(Fail::Ir(e)) => return Err(*e),
         }
     }
     Err(IrError::Unsupported(
@@ -364,7 +364,7 @@ fn build(
         .iter()
         .map(|o| {
             b.done.get(o).copied().ok_or_else(|| {
-                Fail::Ir(IrError::Unsupported(format!(
+                Fail::from(IrError::Unsupported(format!(
                     "lowering: output {o} not computed"
                 )))
             })

@@ -152,7 +152,7 @@ impl View {
 }
 
 /// An SSA value: the index of an instruction in its [`Body`]; prints as `vN`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Val(pub u32);
 
 /// One scalar instruction. Operands always refer to earlier instructions of the same body.
@@ -218,12 +218,6 @@ pub struct Body {
     pub insts: Vec<Inst>,
     /// The result.
     pub result: Val,
-}
-
-impl Default for Val {
-    fn default() -> Val {
-        Val(0)
-    }
 }
 
 impl Body {

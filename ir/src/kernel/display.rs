@@ -108,9 +108,13 @@ fn header(k: &Kernel) -> String {
             format!("elementwise {shape} -> b{}", out.0)
         }
         KernelKind::Reduce {
-            shape, axes, out, ..
+            shape,
+            axes,
+            init,
+            out,
+            ..
         } => format!(
-            "{} {shape} axes={} -> b{}",
+            "{} {shape} axes={} init={init:?} -> b{}",
             k.kind_name(),
             dims_text(axes),
             out.0

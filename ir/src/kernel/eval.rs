@@ -362,6 +362,7 @@ fn run_kernel(program: &Program, mem: &mut Memory, kind: &KernelKind) -> Result<
             shape,
             axes,
             op,
+            init,
             body,
             epilogue,
             out,
@@ -371,11 +372,7 @@ fn run_kernel(program: &Program, mem: &mut Memory, kind: &KernelKind) -> Result<
             for &a in axes {
                 red_dims[a] = 1;
             }
-            let init = match op {
-                ReduceOp::Sum => 0.0,
-                ReduceOp::Max => f64::NEG_INFINITY,
-            };
-            let mut acc = vec![init; red_dims.iter().product()];
+            let mut acc = vec![*init; red_dims.iter().product()];
             for_each_index(shape.dims(), |idx| {
                 let v = run_body(mem, body, idx, 0.0, &mut vals)?;
                 let j: Vec<usize> = idx

@@ -14,6 +14,9 @@
 //!   0 for views, loads and literals, summed over the operands that are themselves inlined — is
 //!   above [`LowerOptions::recompute_limit`] (default 4). So a view of an input, a literal or
 //!   `exp(x - m)` is recomputed by each consumer, a long chain is computed once;
+//! - a value of inlined cost >= 2 that is read through a broadcasting `expand` (possibly after
+//!   reshapes and permutes) is materialised, so that it is computed once per element of its
+//!   own shape rather than once per element of the broadcast (`rsqrt(var + eps)` per row);
 //! - a value that must be a plain strided view (a gemm operand, a gather source) or a reshape
 //!   that cannot be folded (see `emit.rs`) forces its operand into a buffer: lowering restarts
 //!   with that node materialised (each restart adds one node, so this terminates);
@@ -29,7 +32,7 @@ use super::emit::{identity, view_of, Buffers, Emitter, Fail};
 use super::{BufferDecl, BufferId, BufferKind, Kernel, KernelKind, MemoryPlan, Program, Val};
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::Op;
+use crate::op::{Op, ReduceOp};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// How to lower.
@@ -154,7 +157,24 @@ fn classify(op: &Op) -> Class {
 
 /// An op that an epilogue may absorb.
 fn is_elementwise(op: &Op) -> bool {
-    matches!(op, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast)
+    match op {
+        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast => true,
+        Op::Input { .. }
+        | Op::Parameter { .. }
+        | Op::Constant { .. }
+        | Op::Reduce { .. }
+        | Op::ArgMax { .. }
+        | Op::Reshape
+        | Op::Permute { .. }
+        | Op::Expand
+        | Op::Slice { .. }
+        | Op::Pad { .. }
+        | Op::Concat { .. }
+        | Op::Gather { .. }
+        | Op::ScatterAdd { .. }
+        | Op::MatMul
+        | Op::Random { .. } => false,
+    }
 }
 
 fn partition(
@@ -220,10 +240,9 @@ fn partition(
                     continue;
                 }
                 let total = own + operand_cost(graph, id, &cost, &materialised, &epilogue);
-                if !materialised.contains(&id)
-                    && users(id).len() > 1
-                    && total > options.recompute_limit
-                {
+                let shared = users(id).len() > 1 && total > options.recompute_limit;
+                let broadcast = total >= 2 && read_broadcast(graph, id, needed)?;
+                if shared || broadcast {
                     materialised.insert(id);
                 }
                 cost.insert(id, total);
@@ -238,6 +257,28 @@ fn partition(
         materialised,
         epilogue,
     })
+}
+
+/// True when `id` is read through a broadcasting `expand` (possibly after reshapes and
+/// permutes), i.e. inlining it would compute each of its elements many times.
+fn read_broadcast(graph: &Graph, id: NodeId, needed: &HashSet<NodeId>) -> Result<bool> {
+    let numel = graph.node(id)?.shape().numel();
+    let mut stack = vec![id];
+    while let Some(n) = stack.pop() {
+        for u in graph.users(n) {
+            if !needed.contains(&u) {
+                continue;
+            }
+            let user = graph.node(u)?;
+            if matches!(user.op, Op::Expand) && user.shape().numel() > numel {
+                return Ok(true);
+            }
+            if matches!(user.op, Op::Reshape | Op::Permute { .. }) {
+                stack.push(u);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// The inlined cost of a node's operands: 0 for those read from a buffer.
@@ -415,6 +456,10 @@ fn kernel(
     let kind = match &node.op {
         Op::Reduce { op, axes } => {
             let x = operands[0];
+            let init = match op {
+                ReduceOp::Sum => 0.0,
+                ReduceOp::Max => node.dtype().round(f64::NEG_INFINITY),
+            };
             let (body, n1) = body_over(b, x)?;
             let (epilogue, n2) = epilogue(b)?;
             nodes.extend(n1);
@@ -423,6 +468,7 @@ fn kernel(
                 shape: shape_of(x)?,
                 axes: axes.clone(),
                 op: *op,
+                init,
                 body,
                 epilogue,
                 out,

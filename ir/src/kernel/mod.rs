@@ -16,6 +16,9 @@
 //!   so no load ever reads out of bounds. Invariant: wherever a load's mask is true (or it has no
 //!   mask), its offset lies in `0..numel` of its buffer.
 //!
+//! - a kernel's output buffer is never one of the buffers it reads (the memory plan keeps the
+//!   live ranges of a kernel's operands and output apart), so no kernel has to be safe in place.
+//!
 //! Lowering from the graph is in [`fuse`] (`lower`), memory planning in [`plan`], the text form
 //! in `display.rs` and a host evaluator, the kernel-level oracle, in [`eval`].
 
@@ -141,13 +144,14 @@ pub struct View {
 }
 
 impl View {
-    /// The element offset at multi-index `idx`.
+    /// The element offset at multi-index `idx` (wrapping, like [`Affine::at`]).
     pub fn at(&self, idx: &[usize]) -> isize {
-        Affine {
-            offset: self.offset,
-            coefs: self.strides.clone(),
-        }
-        .at(idx)
+        self.strides
+            .iter()
+            .zip(idx)
+            .fold(self.offset, |acc, (&c, &i)| {
+                acc.wrapping_add(c.wrapping_mul(i as isize))
+            })
     }
 }
 
@@ -251,6 +255,9 @@ pub enum KernelKind {
         axes: SmallVec<[usize; 4]>,
         /// Sum or max (max propagates NaN).
         op: ReduceOp,
+        /// The accumulator's start: 0 for sum; for max -inf, or the dtype's minimum for
+        /// integers (so an empty reduction yields it).
+        init: f64,
         /// The prologue: the value reduced, over `shape`.
         body: Body,
         /// Over the output shape; [`InstKind::Acc`] is the reduced value.

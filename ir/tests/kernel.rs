@@ -520,3 +520,61 @@ fn kernel_every_structured_op_matches() {
     let e = g.unary(UnaryOp::Exp, t).unwrap();
     check(&g, &[r, e], &HashMap::new()).unwrap();
 }
+
+/// Values that must be plain strided views (gemm operands, gather sources) are materialised
+/// when they are not, and very long chains are split instead of overflowing the stack.
+#[test]
+fn kernel_forced_materialisation() {
+    use kiln_ir::UnaryOp;
+    let sh = |d: &[usize]| Shape::new(d).unwrap();
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F32, sh(&[4, 3])).unwrap();
+    let w = g.input("w", DType::F32, sh(&[3, 5])).unwrap();
+    let e = g.unary(UnaryOp::Exp, x).unwrap();
+    let m = g.matmul(e, w).unwrap();
+    let p = g
+        .add(
+            Op::Pad {
+                widths: vec![(1, 1), (0, 0)],
+                value: 2.0,
+            },
+            &[w],
+            None,
+        )
+        .unwrap();
+    let idx = g
+        .constant(
+            HostTensor::from_f64(
+                DType::I32,
+                sh(&[2, 5]),
+                &[0., 4., 1., 2., 3., 4., 0., 0., 1., 1.],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let ga = g.add(Op::Gather { axis: 0 }, &[p, idx], None).unwrap();
+    let f = feeds(&g, 2, false);
+    check(&g, &[m, ga], &f).unwrap();
+    let prog = lower(&g, &[m, ga], &LowerOptions::default()).unwrap();
+    assert_eq!(
+        kinds(&prog),
+        ["elementwise", "gemm", "elementwise", "gather"],
+        "{prog}"
+    );
+
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F64, sh(&[16])).unwrap();
+    let mut v = x;
+    for i in 0..3000 {
+        let u = [UnaryOp::Sin, UnaryOp::Neg, UnaryOp::Abs][i % 3];
+        v = g.unary(u, v).unwrap();
+    }
+    let f = feeds(&g, 4, false);
+    let prog = lower(&g, &[v], &LowerOptions::default()).unwrap();
+    assert!(
+        prog.kernels.len() > 3000 / 66 && prog.kernels.len() < 3000 / 30,
+        "{}",
+        prog.kernels.len()
+    );
+    check(&g, &[v], &f).unwrap();
+}

@@ -21,6 +21,10 @@
 //!
 //! Values are memoised per (node, map, mask), so a node used twice at the same coordinates is
 //! computed once (`mul %9, %9`).
+//!
+//! Inlining stops at a depth of [`MAX_INLINE_DEPTH`] nodes: deeper, the node reached is
+//! materialised (a [`Fail::Retry`]). That bounds the recursion (no stack overflow on a chain of
+//! thousands of ops) and the size of one kernel's body.
 
 use super::{Affine, BufferId, Inst, InstKind, Val, View};
 use crate::dtype::DType;
@@ -30,6 +34,9 @@ use crate::op::{BinaryOp, Op};
 use crate::shape::Shape;
 use smallvec::SmallVec;
 use std::collections::{BTreeSet, HashMap};
+
+/// How many nested nodes one kernel inlines before materialising (see the module docs).
+pub const MAX_INLINE_DEPTH: usize = 64;
 
 /// One affine coordinate per axis of a node.
 pub(super) type Map = SmallVec<[Affine; 4]>;
@@ -202,10 +209,23 @@ pub(super) fn view_of(
     map: &[Affine],
     loop_dims: &[usize],
 ) -> Result<View, Fail> {
+    view_at_depth(bufs, node, map, loop_dims, 0)
+}
+
+fn view_at_depth(
+    bufs: &mut dyn Buffers,
+    node: NodeId,
+    map: &[Affine],
+    loop_dims: &[usize],
+    depth: usize,
+) -> Result<View, Fail> {
     let rank = loop_dims.len();
     let n = bufs.graph().node(node)?.clone();
     if let Some(b) = bufs.buffer_of(node)? {
         return Ok(view_at(b, n.shape(), map, rank));
+    }
+    if depth >= MAX_INLINE_DEPTH {
+        return Err(Fail::Retry(node));
     }
     let operands = bufs.graph().operands(node);
     let Some(&x) = operands.first() else {
@@ -214,7 +234,7 @@ pub(super) fn view_of(
     let x_shape = bufs.graph().node(x)?.shape().clone();
     if let Op::Reshape = n.op {
         return match reshape_map(map, n.shape(), &x_shape, loop_dims) {
-            Some(m) => view_of(bufs, x, &m, loop_dims),
+            Some(m) => view_at_depth(bufs, x, &m, loop_dims, depth + 1),
             None => match bufs.buffer_of(x)? {
                 Some(b) => Ok(view_at(b, n.shape(), map, rank)),
                 None => Err(Fail::Retry(x)),
@@ -222,7 +242,7 @@ pub(super) fn view_of(
         };
     }
     match plain_view_map(&n.op, map, &x_shape, rank) {
-        Some(m) => view_of(bufs, x, &m, loop_dims),
+        Some(m) => view_at_depth(bufs, x, &m, loop_dims, depth + 1),
         None => Err(Fail::Retry(node)),
     }
 }
@@ -241,6 +261,7 @@ pub(super) struct Emitter<'b> {
     pub nodes: BTreeSet<NodeId>,
     memo: HashMap<(NodeId, Map, Option<Val>), Val>,
     consts: HashMap<(DType, u64), Val>,
+    depth: usize,
 }
 
 impl<'b> Emitter<'b> {
@@ -254,6 +275,7 @@ impl<'b> Emitter<'b> {
             nodes: BTreeSet::new(),
             memo: HashMap::new(),
             consts: HashMap::new(),
+            depth: 0,
         }
     }
 
@@ -291,7 +313,10 @@ impl<'b> Emitter<'b> {
         if let Some(&v) = self.memo.get(&key) {
             return Ok(v);
         }
-        let v = self.emit_uncached(node, map, mask)?;
+        self.depth += 1;
+        let v = self.emit_uncached(node, map, mask);
+        self.depth -= 1;
+        let v = v?;
         self.memo.insert(key, v);
         Ok(v)
     }
@@ -317,6 +342,9 @@ impl<'b> Emitter<'b> {
         if let Some(b) = self.bufs.buffer_of(node)? {
             let view = view_at(b, n.shape(), map, rank);
             return Ok(self.push(dtype, InstKind::Load { view, mask }));
+        }
+        if self.depth > MAX_INLINE_DEPTH {
+            return Err(Fail::Retry(node));
         }
         let operands = self.bufs.graph().operands(node);
         let shape_of = |bufs: &dyn Buffers, id: NodeId| -> Result<Shape, Fail> {

@@ -7,17 +7,20 @@
 //!   scalar per point with a [`Body`], a small SSA list of [`Inst`]s whose operands are earlier
 //!   values ([`Val`]); each instruction has a dtype, and its value is rounded to that dtype (the
 //!   graph interpreter's rule), so a backend computes each instruction natively in its dtype;
-//! - memory is only touched by [`Inst::Load`] through a [`View`] (an affine map from the loop
+//! - memory is only touched by [`InstKind::Load`] through a [`View`] (an affine map from the loop
 //!   multi-index to an element offset: stride 0 broadcasts, permutes and strided slices are just
 //!   strides) and by each kernel's single output buffer, written contiguously (row-major over the
 //!   kernel's output shape), except `Gather`/`ScatterAdd` whose data-dependent index is checked;
-//! - `pad` and `concat` become masks: [`Inst::InRange`] tests an affine coordinate, a masked load
-//!   reads nothing where its mask is false (it yields 0, which a [`Inst::Select`] then replaces),
-//!   so no load ever reads out of bounds. Invariant: wherever a load's mask is true (or it has no
-//!   mask), its offset lies in `0..numel` of its buffer.
-//!
+//! - `pad` and `concat` become masks: [`InstKind::InRange`] tests an affine coordinate, and a
+//!   masked load reads nothing where its mask is false (it yields 0, which an
+//!   [`InstKind::Select`] then replaces), so no load ever reads out of bounds. Invariant:
+//!   wherever a load's mask is true (or it has no mask), its offset lies in `0..numel` of its
+//!   buffer;
 //! - a kernel's output buffer is never one of the buffers it reads (the memory plan keeps the
-//!   live ranges of a kernel's operands and output apart), so no kernel has to be safe in place.
+//!   live ranges of a kernel's operands and output apart), so no kernel has to be safe in place;
+//! - a precision note for backends: sums (reduce, gemm, scatter-add) are defined as accumulated
+//!   in f64 and rounded once; a backend may accumulate in the output dtype (tests compare with a
+//!   tolerance), but integer sums should saturate only at the end to match exactly.
 //!
 //! Lowering from the graph is in [`fuse`] (`lower`), memory planning in [`plan`], the text form
 //! in `display.rs` and a host evaluator, the kernel-level oracle, in [`eval`].

@@ -578,3 +578,20 @@ fn kernel_forced_materialisation() {
     );
     check(&g, &[v], &f).unwrap();
 }
+
+/// Larger random graphs (more sharing, longer chains, more view stacking).
+#[test]
+fn kernel_larger_random_graphs_match_the_interpreter() {
+    use kiln_ir::testing::{random_graph, Entropy, GenConfig};
+    let cfg = GenConfig {
+        max_nodes: 60,
+        max_rank: 3,
+        max_dim: 5,
+        ..GenConfig::default()
+    };
+    for seed in 1000..1150 {
+        let g = random_graph(&mut Entropy::from_seed(seed), &cfg).unwrap();
+        let f = feeds(&g, seed, true);
+        check(&g, g.outputs(), &f).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", g.to_text()));
+    }
+}

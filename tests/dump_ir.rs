@@ -1,6 +1,8 @@
 //! Golden tests of the `dump-ir` binary: its output on every shipped graph in
-//! `examples/graphs/` is compared with `tests/filetests/NAME.expected` (text) and
-//! `tests/filetests/NAME.dot.expected` (`--dot`). `KILN_BLESS=1 cargo test --test dump_ir`
+//! `examples/graphs/` is compared with `tests/filetests/NAME.expected` (text),
+//! `tests/filetests/NAME.dot.expected` (`--dot`) and, per kernel-level stage,
+//! `NAME.STAGE.expected` and `NAME.eager.STAGE.expected` (`--stage fused|kernels|plan`, with and
+//! without `--eager`). `KILN_BLESS=1 cargo test --test dump_ir`
 //! rewrites the expectations. Also checks exit codes and error positions on bad input.
 
 use std::path::{Path, PathBuf};
@@ -76,9 +78,19 @@ fn shipped_graphs_match_their_expectations() {
         let rel = graph.strip_prefix(root()).expect("under the crate root");
         let rel = rel.to_str().expect("utf-8 path");
         for (args, suffix) in [
-            (vec![rel], "expected"),
-            (vec!["--dot", rel], "dot.expected"),
-        ] {
+            (vec![rel], "expected".to_string()),
+            (vec!["--dot", rel], "dot.expected".to_string()),
+        ]
+        .into_iter()
+        .chain(["fused", "kernels", "plan"].into_iter().flat_map(|stage| {
+            [
+                (vec!["--stage", stage, rel], format!("{stage}.expected")),
+                (
+                    vec!["--eager", "--stage", stage, rel],
+                    format!("eager.{stage}.expected"),
+                ),
+            ]
+        })) {
             let out = dump_ir(&args);
             if !out.status.success() {
                 failures.push(format!("dump-ir {args:?} failed:\n{}", stderr(&out)));
@@ -170,18 +182,41 @@ fn bad_arguments_exit_2() {
 }
 
 #[test]
-fn unimplemented_stages_say_so() {
-    for stage in ["fused", "kernels", "plan"] {
-        let out = dump_ir(&["--stage", stage, "examples/graphs/softmax.kir"]);
-        assert_eq!(out.status.code(), Some(2));
+fn every_stage_runs_on_every_shipped_graph() {
+    for graph in shipped_graphs() {
+        let g = graph.to_str().expect("utf-8 path");
+        for stage in ["ir", "grad", "opt", "fused", "kernels", "plan"] {
+            let out = dump_ir(&["--stage", stage, g]);
+            assert!(out.status.success(), "{stage} {g}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn kernel_stages_end_with_their_summary_lines() {
+    let graph = "examples/graphs/softmax.kir";
+    let last_line = |args: &[&str]| {
+        let out = dump_ir(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out).lines().last().unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        last_line(&["--stage", "fused", graph]),
+        "nodes: 8, kernels: 3"
+    );
+    assert_eq!(
+        last_line(&["--eager", "--stage", "fused", graph]),
+        "nodes: 8, kernels: 5"
+    );
+    for stage in ["kernels", "plan"] {
+        let line = last_line(&["--stage", stage, graph]);
         assert!(
-            stderr(&out).contains(&format!("stage {stage} is not implemented yet")),
-            "{}",
-            stderr(&out)
+            line.starts_with("nodes: 8, kernels: 3, buffers: ") && line.contains(", peak_bytes: "),
+            "{line}"
         );
     }
-    let out = dump_ir(&["--stage=ir", "examples/graphs/softmax.kir"]);
-    assert!(out.status.success());
+    let out = dump_ir(&["--dot", "--stage", "kernels", graph]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -227,4 +262,6 @@ fn wrt_errors_exit_2() {
     let out = dump_ir(&["--wrt", "w1", graph]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("only meaningful"), "{}", stderr(&out));
+    let out = dump_ir(&["--stage", "fused", "--wrt", "w1", graph]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -4,7 +4,9 @@
 //! - [`op`]: the primitive ops and their type rules; [`graph`]: the graph itself;
 //! - [`text`]: the `.kir` text format (print and parse, round-trip exact);
 //! - [`interp`]: the reference interpreter, the oracle for every backend;
-//! - [`philox`]: the counter-based generator behind in-graph random ops.
+//! - [`philox`]: the counter-based generator behind in-graph random ops;
+//! - [`kernel`]: fusion into the backend-neutral kernel IR, memory planning and a kernel-IR
+//!   evaluator.
 //!
 //! This crate has no `unsafe` and knows nothing of codegen.
 #![forbid(unsafe_code)]
@@ -15,6 +17,7 @@ pub mod dtype;
 pub mod error;
 pub mod graph;
 pub mod interp;
+pub mod kernel;
 pub mod op;
 pub mod passes;
 pub mod philox;

@@ -1,7 +1,7 @@
 //! `dump-ir`: reads a `.kir` file, verifies it and prints it back (or as Graphviz).
 //!
 //! ```text
-//! dump-ir [--dot] [--stage STAGE] FILE.kir
+//! dump-ir [--dot] [--stage STAGE] [--eager] FILE.kir
 //! ```
 //!
 //! Exit codes: 0 on success; 2 for bad arguments, malformed or ill-typed files and stages that
@@ -9,7 +9,9 @@
 //! `FILE:line:col: message` so that editors can jump to them.
 //!
 //! Stages are the compiler's pipeline (`grad`, `opt`, `fused`, `kernels`, `plan`); each is one
-//! arm of [`apply_stage`] and only `ir` (the parsed graph) exists so far.
+//! arm of [`apply_stage`]. `ir` prints the parsed graph; `fused`, `kernels` and `plan` lower the
+//! graph's outputs to the kernel IR (`--eager`: fusion off) and print the fusion groups, the
+//! kernels or the memory plan.
 
 use ir::{Graph, IrError};
 use kiln_ir as ir;
@@ -24,9 +26,10 @@ options:
   --dot            print Graphviz instead of text (nodes: op and type; edges: operand position)
   --stage STAGE    print the graph after a compiler stage: ir (default), grad, opt, fused,
                    kernels, plan
-  --wrt NAME       (grad, opt) differentiate the outputs with respect to this input or
+  --wrt NAME       (grad and later) differentiate the outputs with respect to this input or
                    parameter; repeat it or separate names with commas. Each output's seed is
                    ones, i.e. the gradient of its sum. The gradients are appended as outputs.
+  --eager          lower with fusion off (one kernel per primitive) (fused, kernels, plan)
   -h, --help       print this help
 ";
 
@@ -85,6 +88,7 @@ enum Command {
         stage: Stage,
         format: Format,
         wrt: Vec<String>,
+        eager: bool,
     },
 }
 
@@ -128,13 +132,22 @@ fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
             stage,
             format,
             wrt,
+            eager,
         } => {
             let graph = load(&file)?;
-            let graph = apply_stage(stage, graph, &wrt)?;
-            Ok(match format {
-                Format::Text => format!("{graph}{}", summary(&graph)),
-                Format::Dot => dot(&graph),
-            })
+            match apply_stage(stage, graph, &wrt, eager)? {
+                Staged::Graph(graph) => Ok(match format {
+                    Format::Text => format!("{graph}{}", summary(&graph)),
+                    Format::Dot => dot(&graph),
+                }),
+                Staged::Text(text) => match format {
+                    Format::Text => Ok(text),
+                    Format::Dot => Err(Failure::Usage(format!(
+                        "--dot is not available for stage {}",
+                        stage.name()
+                    ))),
+                },
+            }
         }
     }
 }
@@ -144,6 +157,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
     let mut stage = Stage::Ir;
     let mut format = Format::Text;
     let mut wrt = Vec::new();
+    let mut eager = false;
     let mut args = args.peekable();
     let mut only_files = false;
     while let Some(arg) = args.next() {
@@ -156,6 +170,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         match flag.as_str() {
             "-h" | "--help" if !only_files => return Ok(Command::Help),
             "--dot" if !only_files && inline.is_none() => format = Format::Dot,
+            "--eager" if !only_files && inline.is_none() => eager = true,
             "--stage" if !only_files => {
                 let name = match inline.or_else(|| args.next()) {
                     Some(n) => n,
@@ -193,9 +208,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         }
     }
     let file = file.ok_or_else(|| Failure::Usage("no input file".into()))?;
-    if !wrt.is_empty() && !matches!(stage, Stage::Grad | Stage::Opt) {
+    if !wrt.is_empty() && stage == Stage::Ir {
         return Err(Failure::Usage(
-            "--wrt is only meaningful with --stage grad or opt".into(),
+            "--wrt is only meaningful with a --stage after ir".into(),
         ));
     }
     Ok(Command::Dump {
@@ -203,6 +218,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         stage,
         format,
         wrt,
+        eager,
     })
 }
 
@@ -219,20 +235,37 @@ fn load(file: &str) -> Result<Graph, Failure> {
     Ok(graph)
 }
 
+/// What a stage produced: a graph (printable as text or Graphviz) or a kernel-level text form.
+enum Staged {
+    Graph(Graph),
+    Text(String),
+}
+
 /// Runs the pipeline up to `stage`. Adding a stage is adding its arm.
-fn apply_stage(stage: Stage, graph: Graph, wrt: &[String]) -> Result<Graph, Failure> {
+fn apply_stage(stage: Stage, graph: Graph, wrt: &[String], eager: bool) -> Result<Staged, Failure> {
+    // The pipeline: grad (when --wrt names leaves) -> opt -> fuse/lower -> plan.
+    let optimized = |graph: Graph| -> Result<Graph, Failure> {
+        let mut graph = differentiate(graph, wrt)?;
+        ir::passes::optimize(&mut graph).map_err(|e| Failure::Input(format!("opt: {e}")))?;
+        Ok(graph)
+    };
+    let lowered = |graph: Graph| {
+        let graph = optimized(graph)?;
+        let options = if eager {
+            ir::kernel::LowerOptions::eager()
+        } else {
+            ir::kernel::LowerOptions::default()
+        };
+        ir::kernel::lower(&graph, graph.outputs(), &options)
+            .map_err(|e| Failure::Input(format!("lowering failed: {e}")))
+    };
     match stage {
-        Stage::Ir => Ok(graph),
-        Stage::Grad => differentiate(graph, wrt),
-        Stage::Opt => {
-            let mut graph = differentiate(graph, wrt)?;
-            ir::passes::optimize(&mut graph).map_err(|e| Failure::Input(format!("opt: {e}")))?;
-            Ok(graph)
-        }
-        Stage::Fused | Stage::Kernels | Stage::Plan => Err(Failure::Usage(format!(
-            "stage {} is not implemented yet",
-            stage.name()
-        ))),
+        Stage::Ir => Ok(Staged::Graph(graph)),
+        Stage::Grad => Ok(Staged::Graph(differentiate(graph, wrt)?)),
+        Stage::Opt => Ok(Staged::Graph(optimized(graph)?)),
+        Stage::Fused => Ok(Staged::Text(lowered(graph)?.groups_text())),
+        Stage::Kernels => Ok(Staged::Text(lowered(graph)?.to_string())),
+        Stage::Plan => Ok(Staged::Text(lowered(graph)?.plan_text())),
     }
 }
 

@@ -57,6 +57,18 @@ pub enum CodegenError {
         /// The CLIF type it was given, e.g. `i32x4`.
         ty: String,
     },
+    /// An error defined by the IR: a feed of the wrong type, a missing feed, or a run-time
+    /// failure such as an out-of-range gather index (`IrError::Runtime`).
+    #[error(transparent)]
+    Ir(#[from] kiln_ir::IrError),
+    /// Something the backend does not implement (yet); the message says what.
+    #[error("not supported by the {backend} backend: {what}")]
+    Unsupported {
+        /// The backend (`cpu`, `cuda`).
+        backend: &'static str,
+        /// What is missing.
+        what: String,
+    },
 }
 
 /// `Result` with [`CodegenError`].

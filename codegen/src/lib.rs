@@ -4,12 +4,15 @@
 //!   [`cpu::math`] emits vectorised polynomial approximations of exp, log, sin, cos, tanh,
 //!   sigmoid and pow as inline CLIF (Cranelift has no transcendental instructions), each with a
 //!   measured ulp bound; [`cpu::kernels`] builds simple elementwise loops over buffers.
+//! - [`backend`]: the [`Backend`] / [`Executable`] contract every device implements.
 //! - `cuda/` (later): kernel IR to CUDA C, compiled by NVRTC and launched through cudarc.
 //!
 //! This crate takes verified IR and never invents ops. `unsafe` appears only where JIT code is
 //! called or raw pointers are touched, each block with a `// SAFETY:` comment.
 
+pub mod backend;
 pub mod cpu;
 pub mod error;
 
+pub use backend::{Backend, Executable, Feeds};
 pub use error::{CodegenError, Result};

@@ -1,0 +1,31 @@
+//! The contract between kiln and its backends: a [`Backend`] compiles a kernel-IR
+//! [`Program`] into an [`Executable`] that runs it on host data.
+//!
+//! Every backend must produce the results the kernel evaluator
+//! (`kiln_ir::kernel::evaluate_program`) and the graph interpreter produce, to a tolerance
+//! stated per dtype, and must turn every bad feed and every out-of-range index into an `Err`
+//! (never an out-of-bounds access).
+
+use crate::Result;
+use kiln_ir::kernel::Program;
+use kiln_ir::HostTensor;
+
+/// Looks up the value fed for an `input` or the current value of a `param`, by name.
+pub type Feeds<'a> = dyn Fn(&str) -> Option<&'a HostTensor> + 'a;
+
+/// A code generator for one kind of device.
+pub trait Backend {
+    /// A short name (`cpu`, `cuda`) used in errors and benchmarks.
+    fn name(&self) -> &'static str;
+
+    /// Compiles `program` (which has been verified and memory-planned by kiln-ir).
+    fn compile(&self, program: &Program) -> Result<Box<dyn Executable>>;
+}
+
+/// A compiled program, ready to run many times.
+pub trait Executable {
+    /// Runs the program once. Every `Input` and `Param` buffer is looked up by name in
+    /// `feeds` and checked against its declared dtype and shape (`IrError::MissingFeed`,
+    /// `IrError::FeedMismatch`); returns one host tensor per program output, in order.
+    fn run(&mut self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>>;
+}

@@ -8,7 +8,7 @@
 use thiserror::Error;
 
 /// Everything that can go wrong while turning kernel IR into an executable.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum CodegenError {
     /// The host architecture is not supported by Cranelift (or SSE2 is missing on x86-64).
     #[error("no Cranelift backend for this host: {reason}")]

@@ -151,3 +151,19 @@ where
     }
     Ok(())
 }
+
+/// Formats like Python's `"{:.4e}".format(x)`: four decimals and a signed two-digit exponent
+/// (`2.2592e-01`), which Rust's `{:.4e}` writes as `2.2592e-1`.
+pub fn py_sci(x: f64) -> String {
+    let s = format!("{x:.4e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}

@@ -42,19 +42,45 @@ fn main() -> Result<()> {
         }
         last = l;
     }
-    println!("final loss {} (epoch 99: {})", common::py_sci(loss.item()?), common::py_sci(last));
+    println!(
+        "final loss {} (epoch 99: {})",
+        common::py_sci(loss.item()?),
+        common::py_sci(last)
+    );
 
     let xs = x_vals.to_vec_f64()?;
     let after = y_pred.to_vec_f64()?;
     let truth = y_vals.to_vec_f64()?;
-    let zip = |v: &[f64]| xs.iter().copied().zip(v.iter().copied()).collect::<Vec<_>>();
+    let zip = |v: &[f64]| {
+        xs.iter()
+            .copied()
+            .zip(v.iter().copied())
+            .collect::<Vec<_>>()
+    };
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [
-        Series { name: "True function", points: zip(&truth), mark: Mark::Dashed },
-        Series { name: "NN before training", points: zip(&before), mark: Mark::Line },
-        Series { name: "NN after 100 epochs", points: zip(&after), mark: Mark::Line },
+        Series {
+            name: "True function",
+            points: zip(&truth),
+            mark: Mark::Dashed,
+        },
+        Series {
+            name: "NN before training",
+            points: zip(&before),
+            mark: Mark::Line,
+        },
+        Series {
+            name: "NN after 100 epochs",
+            points: zip(&after),
+            mark: Mark::Line,
+        },
     ];
-    match plot("plots/fit_cubic.png", &format!("x^3 - x; Loss = {:.3e}", loss.item()?), &series, false) {
+    match plot(
+        "plots/fit_cubic.png",
+        &format!("x^3 - x; Loss = {:.3e}", loss.item()?),
+        &series,
+        false,
+    ) {
         Ok(()) => println!("wrote plots/fit_cubic.png"),
         Err(e) => println!("could not write the plot: {e}"),
     }

@@ -17,7 +17,15 @@ fn show_2dp(t: &HostTensor) -> String {
     let v = t.to_f64_vec();
     let rows: Vec<String> = v
         .chunks(n)
-        .map(|r| format!("[{}]", r.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ")))
+        .map(|r| {
+            format!(
+                "[{}]",
+                r.iter()
+                    .map(|x| format!("{x:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        })
         .collect();
     format!("[{}]", rows.join("\n "))
 }
@@ -26,7 +34,10 @@ fn main() -> Result<()> {
     let g = Graph::new();
     let m1234 = g.tensor([1.0f32, 2.0, 3.0, 4.0])?.diag()?;
     println!("M1234 =\n{}", m1234);
-    println!("torch.inverse(M1234) =\n{}", linalg::inverse(&m1234.to_host()?)?);
+    println!(
+        "torch.inverse(M1234) =\n{}",
+        linalg::inverse(&m1234.to_host()?)?
+    );
 
     let identity = g.eye(4)?;
     manual_seed(314);
@@ -41,7 +52,10 @@ fn main() -> Result<()> {
     let mut losses = Vec::new();
     for t in 0..100 {
         if t % 20 == 0 {
-            println!("{t} : {}", HostTensor::scalar(kiln::DType::F32, loss.item()?));
+            println!(
+                "{t} : {}",
+                HostTensor::scalar(kiln::DType::F32, loss.item()?)
+            );
             println!("{}", show_2dp(&y_hat.to_host()?));
         }
         step.set_lr(lr); // a schedule would change it here, without rebuilding anything
@@ -49,14 +63,33 @@ fn main() -> Result<()> {
     }
     let final_loss = loss.item()?;
     println!("100 : {}", HostTensor::scalar(kiln::DType::F32, final_loss));
-    println!("random_inverse after 100 steps =\n{}", g.parameter_value("random_inverse")?);
-    println!("final loss {final_loss:.3e} ({} 1e-5)", if final_loss < 1e-5 { "<" } else { ">=" });
+    println!(
+        "random_inverse after 100 steps =\n{}",
+        g.parameter_value("random_inverse")?
+    );
+    println!(
+        "final loss {final_loss:.3e} ({} 1e-5)",
+        if final_loss < 1e-5 { "<" } else { ">=" }
+    );
     sgd.zero_grad();
 
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
-    let points: Vec<(f64, f64)> = losses.iter().enumerate().map(|(i, &l)| (i as f64, l)).collect();
-    let series = [Series { name: "loss", points, mark: Mark::Line }];
-    match plot("plots/matrix_inverse_loss.png", "MSE loss (log scale)", &series, true) {
+    let points: Vec<(f64, f64)> = losses
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (i as f64, l))
+        .collect();
+    let series = [Series {
+        name: "loss",
+        points,
+        mark: Mark::Line,
+    }];
+    match plot(
+        "plots/matrix_inverse_loss.png",
+        "MSE loss (log scale)",
+        &series,
+        true,
+    ) {
         Ok(()) => println!("wrote plots/matrix_inverse_loss.png"),
         Err(e) => println!("could not write the plot: {e}"),
     }

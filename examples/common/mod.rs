@@ -9,6 +9,11 @@ use std::sync::Once;
 /// The font every label is drawn with, embedded so plots work on a bare machine.
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
+/// Registers the embedded font (once); call before drawing any text.
+pub fn ensure_font() -> Result<(), Box<dyn Error>> {
+    register_font()
+}
+
 fn register_font() -> Result<(), Box<dyn Error>> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());

@@ -5,7 +5,10 @@
 //! from kiln's PyTorch-compatible generator with PyTorch's default initialisation, so a model
 //! seeded with [`crate::manual_seed`] starts from the same numbers as the torch model.
 
+mod conv;
 pub mod loss;
+
+pub use conv::{Conv2d, MaxPool2d};
 
 use crate::graph::Graph;
 use crate::random::with_default_generator;

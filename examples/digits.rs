@@ -14,11 +14,11 @@ mod common;
 
 use common::{plot, Mark, Series};
 use indicatif::{ProgressBar, ProgressStyle};
-use kiln::data::{read_csv, train_test_split, DataLoader, Dataset, TensorDataset};
+use kiln::data::{train_test_split, DataLoader, Dataset};
 use kiln::nn::loss::CrossEntropyLoss;
 use kiln::nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
 use kiln::optim::{Adam, TrainStep};
-use kiln::{manual_seed, DType, Graph, HostTensor, Result, Tensor};
+use kiln::{manual_seed, DType, Graph, Result, Tensor};
 use plotters::prelude::*;
 use std::time::Instant;
 
@@ -88,13 +88,7 @@ fn shaped(x: &Tensor, model: Model) -> Result<Tensor> {
 
 fn main() -> Result<()> {
     let (model_kind, epochs) = parse_args()?;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv");
-    let table = read_csv(path, false)?;
-    // Pixels are 0..16; scale to 0..1.
-    let pixels = table.columns_f32(0..64)?;
-    let pixels = HostTensor::from_f64(DType::F32, pixels.shape().clone(), &pixels.to_f64_vec().iter().map(|v| v / 16.0).collect::<Vec<_>>())?;
-    let labels = table.column_i64(64)?;
-    let all = TensorDataset::new(vec![pixels, labels])?;
+    let all = kiln::datasets::digits()?;
     let (train_idx, test_idx) = train_test_split(all.len(), TEST, 0)?;
     let (train, test) = (all.subset(&train_idx)?, all.subset(&test_idx)?);
     println!(

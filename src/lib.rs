@@ -18,6 +18,7 @@
 
 mod autograd;
 pub mod data;
+pub mod datasets;
 mod error;
 mod graph;
 pub mod linalg;

@@ -43,13 +43,27 @@ fn parse_args() -> Result<(Model, usize)> {
                     Some("mlp") => Model::Mlp,
                     Some("softmax") => Model::Softmax,
                     Some("cnn") => Model::Cnn,
-                    other => return Err(kiln::Error::api("digits", format!("unknown model {other:?} (mlp, softmax, cnn)"))),
+                    other => {
+                        return Err(kiln::Error::api(
+                            "digits",
+                            format!("unknown model {other:?} (mlp, softmax, cnn)"),
+                        ))
+                    }
                 }
             }
             "--epochs" => {
-                epochs = Some(args.next().and_then(|e| e.parse().ok()).ok_or_else(|| kiln::Error::api("digits", "--epochs needs a number"))?)
+                epochs = Some(
+                    args.next()
+                        .and_then(|e| e.parse().ok())
+                        .ok_or_else(|| kiln::Error::api("digits", "--epochs needs a number"))?,
+                )
             }
-            other => return Err(kiln::Error::api("digits", format!("unknown argument `{other}`"))),
+            other => {
+                return Err(kiln::Error::api(
+                    "digits",
+                    format!("unknown argument `{other}`"),
+                ))
+            }
         }
     }
     let default_epochs = match model {
@@ -105,7 +119,11 @@ fn main() -> Result<()> {
     let y = g.input("y", DType::I64, &[BATCH])?;
     let logits = model.forward(&shaped(&x, model_kind)?)?;
     let loss = CrossEntropyLoss::default().forward(&logits, &y)?;
-    let lr = if model_kind == Model::Softmax { 0.05 } else { 3e-3 };
+    let lr = if model_kind == Model::Softmax {
+        0.05
+    } else {
+        3e-3
+    };
     let mut adam = Adam::new(model.named_parameters(), lr);
     let started = Instant::now();
     let step = TrainStep::new(&loss, &mut adam)?;
@@ -114,8 +132,10 @@ fn main() -> Result<()> {
     let steps = epochs * loader.num_batches();
     let bar = ProgressBar::new(steps as u64);
     bar.set_style(
-        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} steps [{elapsed_precise}] {msg}")
-            .map_err(|e| kiln::Error::api("progress", e.to_string()))?,
+        ProgressStyle::with_template(
+            "{bar:40.cyan/blue} {pos}/{len} steps [{elapsed_precise}] {msg}",
+        )
+        .map_err(|e| kiln::Error::api("progress", e.to_string()))?,
     );
     let mut curve = Vec::with_capacity(steps);
     let mut running = f64::NAN;
@@ -123,27 +143,46 @@ fn main() -> Result<()> {
         for batch in loader.epoch() {
             let batch = batch?;
             let l = step.run(&[("x", &batch[0]), ("y", &batch[1])])?;
-            running = if running.is_nan() { l } else { 0.95 * running + 0.05 * l };
+            running = if running.is_nan() {
+                l
+            } else {
+                0.95 * running + 0.05 * l
+            };
             curve.push((curve.len() as f64, l));
-            bar.set_message(format!("epoch {:>2}/{epochs}  loss {running:.4}", epoch + 1));
+            bar.set_message(format!(
+                "epoch {:>2}/{epochs}  loss {running:.4}",
+                epoch + 1
+            ));
             bar.inc(1);
         }
     }
     bar.finish();
-    println!("trained {steps} steps in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "trained {steps} steps in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Test accuracy: the same parameters, a forward pass over the held-out images.
     let test_x = g.input("x_test", DType::F32, &[TEST, 64])?;
-    let predicted = model.forward(&shaped(&test_x, model_kind)?)?.argmax(Some(1), false)?;
+    let predicted = model
+        .forward(&shaped(&test_x, model_kind)?)?
+        .argmax(Some(1), false)?;
     let tx = &test.tensors()[0];
     let ty = test.tensors()[1].as_i64()?.to_vec();
     let preds = g.eval(&[&predicted], &[("x_test", tx)])?.remove(0);
     let preds = preds.as_i64()?;
     let correct = preds.iter().zip(&ty).filter(|(p, t)| p == t).count();
-    println!("test accuracy: {correct}/{TEST} = {:.2}%", 100.0 * correct as f64 / TEST as f64);
+    println!(
+        "test accuracy: {correct}/{TEST} = {:.2}%",
+        100.0 * correct as f64 / TEST as f64
+    );
 
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
-    let series = [Series { name: "cross-entropy per step", points: curve, mark: Mark::Line }];
+    let series = [Series {
+        name: "cross-entropy per step",
+        points: curve,
+        mark: Mark::Line,
+    }];
     match plot("plots/digits_loss.png", "Training loss", &series, true) {
         Ok(()) => println!("wrote plots/digits_loss.png"),
         Err(e) => println!("could not write the loss plot: {e}"),
@@ -156,24 +195,40 @@ fn main() -> Result<()> {
 }
 
 /// The first 24 test images, each titled with its predicted label (red when wrong).
-fn draw_predictions(path: &str, pixels: &[f64], preds: &[i64], truth: &[i64]) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn draw_predictions(
+    path: &str,
+    pixels: &[f64],
+    preds: &[i64],
+    truth: &[i64],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
     common::ensure_font()?;
     let root = BitMapBackend::new(path, (960, 680)).into_drawing_area();
     root.fill(&WHITE)?;
     let cells = root.split_evenly((4, 6));
     for (i, cell) in cells.iter().enumerate().take(preds.len().min(24)) {
         let ok = preds[i] == truth[i];
-        let title = if ok { format!("predicted {}", preds[i]) } else { format!("predicted {} (is {})", preds[i], truth[i]) };
+        let title = if ok {
+            format!("predicted {}", preds[i])
+        } else {
+            format!("predicted {} (is {})", preds[i], truth[i])
+        };
         let color = if ok { BLACK } else { RED };
         let (w, h) = cell.dim_in_pixel();
-        cell.draw(&Text::new(title, (10, 4), ("sans-serif", 16).into_font().color(&color)))?;
+        cell.draw(&Text::new(
+            title,
+            (10, 4),
+            ("sans-serif", 16).into_font().color(&color),
+        ))?;
         let side = ((w.min(h - 28)) / 8) as i32;
         for r in 0..8 {
             for c in 0..8 {
                 let v = pixels[i * 64 + r * 8 + c];
                 let shade = (255.0 * (1.0 - v)).clamp(0.0, 255.0) as u8;
                 let (x0, y0) = (10 + c as i32 * side, 26 + r as i32 * side);
-                cell.draw(&Rectangle::new([(x0, y0), (x0 + side, y0 + side)], RGBColor(shade, shade, shade).filled()))?;
+                cell.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + side, y0 + side)],
+                    RGBColor(shade, shade, shade).filled(),
+                ))?;
             }
         }
     }

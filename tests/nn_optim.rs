@@ -212,8 +212,20 @@ fn train_step_equals_backward_then_step() -> Result<()> {
 }
 
 /// Direct convolution by loops, the reference for `Conv2d`.
-fn conv_reference(x: &[f64], (n, c, h, w): (usize, usize, usize, usize), wt: &[f64], bias: &[f64], o: usize, k: usize, stride: usize, pad: usize) -> Vec<f64> {
-    let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
+fn conv_reference(
+    x: &[f64],
+    (n, c, h, w): (usize, usize, usize, usize),
+    wt: &[f64],
+    bias: &[f64],
+    o: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Vec<f64> {
+    let (oh, ow) = (
+        (h + 2 * pad - k) / stride + 1,
+        (w + 2 * pad - k) / stride + 1,
+    );
     let mut out = vec![0.0; n * o * oh * ow];
     for b in 0..n {
         for oc in 0..o {
@@ -223,9 +235,13 @@ fn conv_reference(x: &[f64], (n, c, h, w): (usize, usize, usize, usize), wt: &[f
                     for ic in 0..c {
                         for i in 0..k {
                             for j in 0..k {
-                                let (yy, zz) = ((y * stride + i) as isize - pad as isize, (z * stride + j) as isize - pad as isize);
+                                let (yy, zz) = (
+                                    (y * stride + i) as isize - pad as isize,
+                                    (z * stride + j) as isize - pad as isize,
+                                );
                                 if yy >= 0 && zz >= 0 && (yy as usize) < h && (zz as usize) < w {
-                                    acc += x[((b * c + ic) * h + yy as usize) * w + zz as usize] * wt[((oc * c + ic) * k + i) * k + j];
+                                    acc += x[((b * c + ic) * h + yy as usize) * w + zz as usize]
+                                        * wt[((oc * c + ic) * k + i) * k + j];
                                 }
                             }
                         }
@@ -260,22 +276,39 @@ fn conv2d_and_maxpool_match_direct_loops() -> Result<()> {
         );
         assert_eq!(got.len(), want.len());
         for (a, b) in got.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-5, "stride {stride} pad {pad}: {a} vs {b}");
+            assert!(
+                (a - b).abs() < 1e-5,
+                "stride {stride} pad {pad}: {a} vs {b}"
+            );
         }
     }
     let g = Graph::new();
-    let x = g.tensor((0..2 * 5 * 4).map(|v| ((v * 7) % 11) as f32).collect::<Vec<_>>())?.reshape(&[1, 2, 5, 4])?;
+    let x = g
+        .tensor(
+            (0..2 * 5 * 4)
+                .map(|v| ((v * 7) % 11) as f32)
+                .collect::<Vec<_>>(),
+        )?
+        .reshape(&[1, 2, 5, 4])?;
     let pooled = MaxPool2d::new(2)?.forward(&x)?;
     assert_eq!(pooled.dims(), vec![1, 2, 2, 2]);
     let xv = x.to_vec_f64()?;
     let at = |c: usize, i: usize, j: usize| xv[(c * 5 + i) * 4 + j];
     let want: Vec<f64> = (0..2)
         .flat_map(|c| (0..2).flat_map(move |i| (0..2).map(move |j| (c, i, j))))
-        .map(|(c, i, j)| at(c, 2 * i, 2 * j).max(at(c, 2 * i + 1, 2 * j)).max(at(c, 2 * i, 2 * j + 1)).max(at(c, 2 * i + 1, 2 * j + 1)))
+        .map(|(c, i, j)| {
+            at(c, 2 * i, 2 * j)
+                .max(at(c, 2 * i + 1, 2 * j))
+                .max(at(c, 2 * i, 2 * j + 1))
+                .max(at(c, 2 * i + 1, 2 * j + 1))
+        })
         .collect();
     assert_eq!(pooled.to_vec_f64()?, want);
     assert!(Conv2d::new(&g, "bad", 1, 1, 0, 1, 0).is_err());
     let conv = Conv2d::new(&g, "c1", 1, 1, 3, 1, 0)?;
-    assert!(conv.forward(&g.zeros(&[1, 2, 5, 5])?).is_err(), "wrong channel count");
+    assert!(
+        conv.forward(&g.zeros(&[1, 2, 5, 5])?).is_err(),
+        "wrong channel count"
+    );
     Ok(())
 }

@@ -21,7 +21,13 @@ fn matrix_inverse_by_gradient_descent_reproduces_the_tutorial() -> Result<()> {
     let mut sgd = Sgd::new(vec![("r".into(), r.clone())], 10f64.powf(0.2).ln());
     let step = TrainStep::new(&loss, &mut sgd)?;
     // The tutorial prints tensor(1.6650), (0.0054), (0.0005), (4.7337e-05), (4.4184e-06).
-    let printed = [(0, 1.6650), (20, 0.0054), (40, 0.0005), (60, 4.7337e-05), (80, 4.4184e-06)];
+    let printed = [
+        (0, 1.6650),
+        (20, 0.0054),
+        (40, 0.0005),
+        (60, 4.7337e-05),
+        (80, 4.4184e-06),
+    ];
     let mut losses = Vec::new();
     for _ in 0..100 {
         losses.push(step.run(&[])?);
@@ -30,7 +36,10 @@ fn matrix_inverse_by_gradient_descent_reproduces_the_tutorial() -> Result<()> {
         let got = losses[t];
         // Printed with 4 significant digits (or 4 decimals above 1e-4).
         let tol = if want >= 1e-4 { 5e-5 } else { want * 1e-4 };
-        assert!((got - want).abs() <= tol, "step {t}: {got} vs the tutorial's {want}");
+        assert!(
+            (got - want).abs() <= tol,
+            "step {t}: {got} vs the tutorial's {want}"
+        );
     }
     let last = loss.item()?;
     assert!(last < 1e-5, "loss after 100 steps is {last}");
@@ -89,9 +98,16 @@ fn digits_mlp_reaches_95_percent_test_accuracy() -> Result<()> {
     }
     let tx = g.input("x_test", DType::F32, &[300, 64])?;
     let pred = model.forward(&tx)?.argmax(Some(1), false)?;
-    let preds = g.eval(&[&pred], &[("x_test", &test.tensors()[0])])?.remove(0);
+    let preds = g
+        .eval(&[&pred], &[("x_test", &test.tensors()[0])])?
+        .remove(0);
     let truth = test.tensors()[1].as_i64()?;
-    let correct = preds.as_i64()?.iter().zip(truth).filter(|(p, t)| p == t).count();
+    let correct = preds
+        .as_i64()?
+        .iter()
+        .zip(truth)
+        .filter(|(p, t)| p == t)
+        .count();
     assert!(correct >= 285, "test accuracy {correct}/300 is below 95%");
     assert_eq!(test.len(), 300);
     Ok(())

@@ -34,7 +34,10 @@ impl Conv2d {
         padding: usize,
     ) -> Result<Conv2d> {
         if kernel == 0 || stride == 0 {
-            return Err(Error::api("Conv2d", "kernel_size and stride must be positive"));
+            return Err(Error::api(
+                "Conv2d",
+                "kernel_size and stride must be positive",
+            ));
         }
         let fan_in = (in_channels * kernel * kernel) as f64;
         let a = 5.0f64.sqrt();
@@ -48,7 +51,10 @@ impl Conv2d {
             &format!("{prefix}.weight"),
             uniform(&[out_channels, in_channels, kernel, kernel], w_bound)?,
         )?;
-        let bias = g.parameter(&format!("{prefix}.bias"), uniform(&[out_channels], b_bound)?)?;
+        let bias = g.parameter(
+            &format!("{prefix}.bias"),
+            uniform(&[out_channels], b_bound)?,
+        )?;
         Ok(Conv2d {
             weight,
             bias,
@@ -68,31 +74,58 @@ impl Module for Conv2d {
         if d.len() != 4 || d[1] != in_c {
             return Err(Error::api(
                 "Conv2d",
-                format!("{}: expected input [N, {in_c}, H, W], got shape {}", self.prefix, x.shape()),
+                format!(
+                    "{}: expected input [N, {in_c}, H, W], got shape {}",
+                    self.prefix,
+                    x.shape()
+                ),
             ));
         }
         let (n, h, w) = (d[0], d[2] + 2 * self.padding, d[3] + 2 * self.padding);
         if h < k || w < k {
             return Err(Error::api(
                 "Conv2d",
-                format!("{}: kernel {k}x{k} is larger than the padded input {h}x{w}", self.prefix),
+                format!(
+                    "{}: kernel {k}x{k} is larger than the padded input {h}x{w}",
+                    self.prefix
+                ),
             ));
         }
         let (oh, ow) = ((h - k) / self.stride + 1, (w - k) / self.stride + 1);
         let p = self.padding;
-        let padded = if p > 0 { x.pad(&[(0, 0), (0, 0), (p, p), (p, p)], 0.0)? } else { x.clone() };
+        let padded = if p > 0 {
+            x.pad(&[(0, 0), (0, 0), (p, p), (p, p)], 0.0)?
+        } else {
+            x.clone()
+        };
         // One strided window per kernel offset (i, j): [N, C, OH, OW].
         let mut windows = Vec::with_capacity(k * k);
         for i in 0..k {
             for j in 0..k {
-                let rows = padded.slice(2, Some(i as isize), Some((i + (oh - 1) * self.stride + 1) as isize), self.stride)?;
-                windows.push(rows.slice(3, Some(j as isize), Some((j + (ow - 1) * self.stride + 1) as isize), self.stride)?);
+                let rows = padded.slice(
+                    2,
+                    Some(i as isize),
+                    Some((i + (oh - 1) * self.stride + 1) as isize),
+                    self.stride,
+                )?;
+                windows.push(rows.slice(
+                    3,
+                    Some(j as isize),
+                    Some((j + (ow - 1) * self.stride + 1) as isize),
+                    self.stride,
+                )?);
             }
         }
         let refs: Vec<&Tensor> = windows.iter().collect();
         // [N, C, k*k, OH, OW] -> [N, C*k*k, OH*OW], matching the weight's [O, C, k, k] layout.
-        let cols = Tensor::stack(&refs, 2)?.reshape(&[n as isize, (in_c * k * k) as isize, (oh * ow) as isize])?;
-        let kernel = self.weight.reshape(&[out_c as isize, (in_c * k * k) as isize])?;
+        let cols = Tensor::stack(&refs, 2)?.reshape(&[
+            n as isize,
+            (in_c * k * k) as isize,
+            (oh * ow) as isize,
+        ])?;
+        let kernel = self
+            .weight
+            .reshape(&[out_c as isize, (in_c * k * k) as isize])?;
         let out = kernel.matmul(&cols)?; // [N, O, OH*OW]
         out.reshape(&[n as isize, out_c as isize, oh as isize, ow as isize])?
             .add(&self.bias.reshape(&[out_c as isize, 1, 1])?)
@@ -126,11 +159,19 @@ impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let d = x.dims();
         if d.len() != 4 {
-            return Err(Error::api("MaxPool2d", format!("expected input [N, C, H, W], got shape {}", x.shape())));
+            return Err(Error::api(
+                "MaxPool2d",
+                format!("expected input [N, C, H, W], got shape {}", x.shape()),
+            ));
         }
         let k = self.kernel;
         let (oh, ow) = (d[2] / k, d[3] / k);
-        let cropped = x.slice(2, Some(0), Some((oh * k) as isize), 1)?.slice(3, Some(0), Some((ow * k) as isize), 1)?;
+        let cropped = x.slice(2, Some(0), Some((oh * k) as isize), 1)?.slice(
+            3,
+            Some(0),
+            Some((ow * k) as isize),
+            1,
+        )?;
         let dims = [d[0], d[1], oh, k, ow, k].map(|v| v as isize);
         cropped.reshape(&dims)?.max(&[3, 5], false)
     }

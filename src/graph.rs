@@ -260,6 +260,31 @@ impl Graph {
         })
     }
 
+    /// `torch.full_like(t, value)`: `t`'s shape and dtype.
+    pub fn full_like(&self, t: &Tensor, value: f64) -> Result<Tensor> {
+        self.full(&t.dims(), value, t.dtype())
+    }
+
+    /// `torch.zeros_like(t)`.
+    pub fn zeros_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.full_like(t, 0.0)
+    }
+
+    /// `torch.ones_like(t)`.
+    pub fn ones_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.full_like(t, 1.0)
+    }
+
+    /// `torch.rand_like(t)` (drawn now from the global generator; `t` must be a float tensor).
+    pub fn rand_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.rand(&t.dims())?.to_dtype(float_like(t)?)
+    }
+
+    /// `torch.randn_like(t)` (drawn now from the global generator; `t` must be a float tensor).
+    pub fn randn_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.randn(&t.dims())?.to_dtype(float_like(t)?)
+    }
+
     /// `torch.zeros(shape)` (`f32`).
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
         self.full(shape, 0.0, DType::F32)
@@ -372,5 +397,16 @@ impl Graph {
     /// Number of nodes built so far.
     pub fn node_count(&self) -> usize {
         self.state().ir.len()
+    }
+}
+
+fn float_like(t: &Tensor) -> Result<DType> {
+    if t.dtype().is_float() {
+        Ok(t.dtype())
+    } else {
+        Err(Error::api(
+            "rand_like",
+            format!("expects a floating-point tensor, got {}", t.dtype()),
+        ))
     }
 }

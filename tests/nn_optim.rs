@@ -312,3 +312,35 @@ fn conv2d_and_maxpool_match_direct_loops() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn state_dict_round_trips_through_safetensors() -> Result<()> {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("kiln-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| kiln::Error::api("test", e.to_string()))?;
+    let path = dir.join("model.safetensors");
+    manual_seed(1);
+    let g = Graph::new();
+    let a = Sequential::new().add(Linear::new(&g, "fc", 3, 2, true)?);
+    kiln::nn::save(&a, &path)?;
+    let g2 = Graph::new();
+    let b = Sequential::new().add(Linear::new(&g2, "fc", 3, 2, true)?);
+    assert_ne!(kiln::nn::state_dict(&b)?, kiln::nn::state_dict(&a)?);
+    kiln::nn::load(&b, &path)?;
+    assert_eq!(kiln::nn::state_dict(&b)?, kiln::nn::state_dict(&a)?);
+    // Strict: a module with other names or shapes is refused and left unchanged.
+    let c = Sequential::new().add(Linear::new(&g2, "other", 3, 2, true)?);
+    let before = kiln::nn::state_dict(&c)?;
+    let err = kiln::nn::load(&c, &path).unwrap_err();
+    assert!(err.to_string().contains("missing keys"), "{err}");
+    assert_eq!(kiln::nn::state_dict(&c)?, before);
+    let g3 = Graph::new();
+    let d = Sequential::new().add(Linear::new(&g3, "fc", 4, 2, true)?);
+    assert!(kiln::nn::load(&d, &path)
+        .unwrap_err()
+        .to_string()
+        .contains("fc.weight"));
+    assert!(kiln::nn::load(&d, dir.join("nope.safetensors")).is_err());
+    std::fs::remove_dir_all(&dir).map_err(|e| kiln::Error::api("test", e.to_string()))?;
+    Ok(())
+}

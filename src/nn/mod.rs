@@ -7,8 +7,10 @@
 
 mod conv;
 pub mod loss;
+mod state;
 
 pub use conv::{Conv2d, MaxPool2d};
+pub use state::{load, save, state_dict};
 
 use crate::graph::Graph;
 use crate::random::with_default_generator;

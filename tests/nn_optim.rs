@@ -3,7 +3,7 @@
 use kiln::nn::loss::{self, Reduction};
 use kiln::nn::{Linear, Module, Sequential, Sigmoid};
 use kiln::optim::{Adam, Optimizer, Sgd, TrainStep};
-use kiln::{manual_seed, DType, Graph, HostTensor, Result};
+use kiln::{manual_seed, DType, Graph, HostTensor, Result, Tensor};
 use std::sync::Mutex;
 
 /// Tests that draw from the process-global generator take this lock so their draws do not
@@ -342,5 +342,44 @@ fn state_dict_round_trips_through_safetensors() -> Result<()> {
         .contains("fc.weight"));
     assert!(kiln::nn::load(&d, dir.join("nope.safetensors")).is_err());
     std::fs::remove_dir_all(&dir).map_err(|e| kiln::Error::api("test", e.to_string()))?;
+    Ok(())
+}
+
+#[test]
+fn graph_inverse_and_its_gradient() -> Result<()> {
+    let g = Graph::new();
+    // Needs pivoting: a zero in the top-left corner.
+    let a_host = HostTensor::from_f64(
+        DType::F64,
+        kiln::Shape::new(&[3, 3])?,
+        &[0.0, 2.0, 1.0, 1.0, 1.0, 0.0, 3.0, 0.5, 2.0],
+    )?;
+    let a = g.parameter("a", a_host.clone())?;
+    let inv = a.inverse()?;
+    let want = kiln::linalg::inverse(&a_host)?;
+    assert!(
+        inv.to_host()?.allclose(&want, 1e-12, 1e-12),
+        "{} vs {want}",
+        inv.to_host()?
+    );
+    // d/dA sum(W * inv(A)) = -inv^T W inv^T.
+    let w_host = HostTensor::from_f64(
+        DType::F64,
+        kiln::Shape::new(&[3, 3])?,
+        &[1.0, -2.0, 0.5, 3.0, 0.0, 1.0, -1.0, 2.0, 4.0],
+    )?;
+    let w = g.tensor(w_host)?;
+    (&w * &inv)?.sum_all()?.backward()?;
+    let inv_t = g.tensor(want)?.t()?;
+    let expected = inv_t.matmul(&w)?.matmul(&inv_t)?.neg()?.to_host()?;
+    let got = a.grad().expect("gradient reached a");
+    assert!(got.allclose(&expected, 1e-10, 1e-10), "{got} vs {expected}");
+    // Batched, and seed 001's matrix.
+    let m = g.tensor([1.0f32, 2.0, 3.0, 4.0])?.diag()?;
+    let both = Tensor::stack(&[&m, &(&m * 2.0)?], 0)?.inverse()?;
+    let v = both.to_vec_f64()?;
+    assert!((v[10] - 1.0 / 3.0).abs() < 1e-6 && (v[16 + 10] - 1.0 / 6.0).abs() < 1e-6);
+    assert!(g.zeros(&[2, 3])?.inverse().is_err());
+    assert!(g.tensor([[1i64]])?.inverse().is_err());
     Ok(())
 }

@@ -9,6 +9,8 @@
 //!
 //! Cranelift on x86-64 has 128-bit vectors only, so the vector types are `f32x4` and `f64x2`.
 
+pub mod exec;
+pub mod gemm;
 pub mod jit;
 pub mod kernels;
 pub mod math;

@@ -6,6 +6,8 @@
 //!   `f64x2` and `f64`, with measured ulp bounds.
 //! - [`kernels`]: elementwise map loops (`dst[i] = f(src[i])`) used by the math tests, the
 //!   speed example and, later, by lowering.
+//! - [`loops`]: every non-gemm kernel of the kernel IR (and gemm epilogues) as a native loop
+//!   nest, vectorised along the innermost axis where the body allows.
 //!
 //! Cranelift on x86-64 has 128-bit vectors only, so the vector types are `f32x4` and `f64x2`.
 
@@ -13,6 +15,7 @@ pub mod exec;
 pub mod gemm;
 pub mod jit;
 pub mod kernels;
+pub mod loops;
 pub mod math;
 
 pub use jit::{Jit, JitConfig};

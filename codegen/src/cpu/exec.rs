@@ -96,7 +96,9 @@ struct GemmStep {
     dims: GemmDims,
     a: (usize, MatrixLayout),
     b: (usize, MatrixLayout),
-    out: usize,
+    /// Where the product is written: the output buffer, or the scratch array (index
+    /// `buffers.len()` of the table) when the epilogue changes the dtype.
+    product: usize,
     epilogue: Option<LoopCall>,
     node: NodeId,
 }
@@ -203,6 +205,7 @@ impl CpuExecutable {
             })
         };
         let mut steps = Vec::with_capacity(program.kernels.len());
+        let mut scratch_bytes = 0;
         for (i, (kernel, c)) in program.kernels.iter().zip(compiled).enumerate() {
             let node = kernel.nodes.last().copied().unwrap_or(NodeId(0));
             let step = match &kernel.kind {
@@ -232,21 +235,20 @@ impl CpuExecutable {
                     if o.numel() != dims.rows() * n || (c.is_none() && o.dtype != *dtype) {
                         return Err(malformed(i, "gemm output buffer does not hold the product"));
                     }
-                    if o.dtype != *dtype {
-                        return Err(CodegenError::Unsupported {
-                            backend: "cpu",
-                            what: format!(
-                                "kernel {i}: a gemm epilogue that changes the dtype ({dtype} -> {})",
-                                o.dtype
-                            ),
-                        });
-                    }
+                    // An epilogue that changes the dtype reads the product from the scratch
+                    // array at `bufs[buffers.len()]` (the loop compiler's contract).
+                    let product = if o.dtype == *dtype {
+                        out.index()
+                    } else {
+                        scratch_bytes = scratch_bytes.max(o.numel() * dtype.size_bytes());
+                        program.buffers.len()
+                    };
                     Step::Gemm(GemmStep {
                         dtype: *dtype,
                         dims,
                         a,
                         b,
-                        out: out.index(),
+                        product,
                         epilogue: c.map(resolve).transpose()?,
                         node,
                     })
@@ -292,7 +294,7 @@ impl CpuExecutable {
             };
             steps.push(step);
         }
-        let (storage, table) = allocate(program)?;
+        let (storage, table) = allocate(program, scratch_bytes)?;
         let mut feeds = Vec::new();
         for (name, id) in program.inputs.iter().chain(&program.params) {
             let d = program.buffer(*id);
@@ -378,11 +380,12 @@ impl CpuExecutable {
 
     fn run_gemm(&self, g: &GemmStep) -> Result<()> {
         let (lib, threads, dims) = (self.gemm_library, self.threads, &g.dims);
-        let (a, b, c) = (self.table[g.a.0], self.table[g.b.0], self.table[g.out]);
+        let (a, b, c) = (self.table[g.a.0], self.table[g.b.0], self.table[g.product]);
         let rows = 0..dims.rows();
         // SAFETY: the operands' extents were checked against their buffers (of `g.dtype`) at
-        // compile time, the output holds `rows * n` elements of `g.dtype`, and it is a
-        // different buffer from both operands (the memory plan keeps a kernel's inputs and
+        // compile time, the product's destination (the output buffer or the scratch array)
+        // holds `rows * n` elements of `g.dtype`, and it is a different buffer from both
+        // operands (the memory plan keeps a kernel's inputs and
         // output apart; `allocate` gives non-temporaries their own storage).
         unsafe {
             match g.dtype {
@@ -578,8 +581,9 @@ fn check_operand(
     Ok(l)
 }
 
-/// The arena (first) and the owned allocations, and the table of every buffer's base address.
-fn allocate(program: &Program) -> Result<(Vec<Storage>, Vec<*mut u8>)> {
+/// The arena (first) and the owned allocations, and the table of every buffer's base address
+/// followed by the GEMM scratch array of `scratch_bytes`.
+fn allocate(program: &Program, scratch_bytes: usize) -> Result<(Vec<Storage>, Vec<*mut u8>)> {
     let mut storage = vec![Storage::new(program.plan.peak_bytes)];
     let arena = storage[0].ptr();
     let mut table = Vec::with_capacity(program.buffers.len());
@@ -613,6 +617,9 @@ fn allocate(program: &Program) -> Result<(Vec<Storage>, Vec<*mut u8>)> {
         table.push(s.ptr());
         storage.push(s);
     }
+    let mut scratch = Storage::new(scratch_bytes);
+    table.push(scratch.ptr());
+    storage.push(scratch);
     Ok((storage, table))
 }
 

@@ -6,11 +6,23 @@
 //!   `f64x2` and `f64`, with measured ulp bounds.
 //! - [`kernels`]: elementwise map loops (`dst[i] = f(src[i])`) used by the math tests, the
 //!   speed example and, later, by lowering.
+//! - [`loops`]: every non-gemm kernel of the kernel IR (and gemm epilogues) as a native loop
+//!   nest, vectorised along the innermost axis where the body allows.
+//! - [`gemm`]: batched, strided f32/f64/i32/i64 matrix products (a tuned library for large
+//!   float products, the IR's exact definition otherwise).
+//! - [`exec`]: the executor: one arena for temporaries, owned buffers for the rest, kernels run
+//!   in order and split across threads; [`backend`]: [`CpuBackend`], the `Backend` impl.
 //!
 //! Cranelift on x86-64 has 128-bit vectors only, so the vector types are `f32x4` and `f64x2`.
 
+pub mod backend;
+pub mod exec;
+pub mod gemm;
 pub mod jit;
 pub mod kernels;
+pub mod loops;
 pub mod math;
 
+pub use backend::CpuBackend;
+pub use exec::CpuExecutable;
 pub use jit::{Jit, JitConfig};

@@ -1,0 +1,117 @@
+//! GEMM throughput of the candidate libraries behind `kiln_codegen::cpu::gemm`, side by side in
+//! one process: `cargo run --release -p kiln-codegen --example gemm_speed [sizes...]`.
+//!
+//! Prints GFLOP/s (2 m n k / best of several runs) for row-major square f32 and f64 products:
+//! - `matrixmultiply`: one call, threaded by the crate itself (`MATMUL_NUM_THREADS`, default the
+//!   physical core count);
+//! - `gemm`: one call with `Parallelism::Rayon(threads)`;
+//! - `*-split`: the rows cut into `threads` blocks, each computed by a single-threaded call on
+//!   its own thread (how the executor runs a GEMM with its epilogue); for `matrixmultiply`
+//!   this is only single-threaded per block when run with `MATMUL_NUM_THREADS=1`.
+//!
+//! Compare with numpy in the same session:
+//! `OPENBLAS_NUM_THREADS=2 python3 -c "import numpy as np,time; a=np.random.rand(1024,1024)
+//! .astype(np.float32); a@a; t=time.perf_counter(); a@a; print(2*1024**3/(time.perf_counter()-t)/1e9)"`.
+
+use kiln_codegen::cpu::gemm::{gemm_rows, GemmDims, GemmElement, GemmLibrary, MatrixLayout};
+use smallvec::smallvec;
+use std::time::Instant;
+
+const THREADS: usize = 2;
+
+fn layout(cols: usize) -> MatrixLayout {
+    MatrixLayout {
+        offset: 0,
+        batch_strides: smallvec![],
+        row_stride: cols as isize,
+        col_stride: 1,
+    }
+}
+
+/// Best GFLOP/s of `reps` runs of an `s`-cubed product.
+fn bench<T: GemmElement + From<u8>>(s: usize, lib: GemmLibrary, split: bool, reps: usize) -> f64 {
+    let a: Vec<T> = (0..s * s).map(|i| T::from((i % 7) as u8)).collect();
+    let b: Vec<T> = (0..s * s).map(|i| T::from((i % 5) as u8)).collect();
+    let mut c: Vec<T> = vec![T::from(0); s * s];
+    let dims = GemmDims {
+        batch: smallvec![],
+        m: s,
+        n: s,
+        k: s,
+    };
+    let l = layout(s);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let t = Instant::now();
+        if split {
+            let cp = c.as_mut_ptr() as usize;
+            let (ap, bp) = (a.as_ptr() as usize, b.as_ptr() as usize);
+            std::thread::scope(|sc| {
+                for t in 0..THREADS {
+                    let rows = s * t / THREADS..s * (t + 1) / THREADS;
+                    let (dims, l) = (&dims, &l);
+                    sc.spawn(move || {
+                        // SAFETY: s x s row-major operands; the threads write disjoint rows.
+                        unsafe {
+                            gemm_rows(
+                                lib,
+                                1,
+                                dims,
+                                ap as *const T,
+                                l,
+                                bp as *const T,
+                                l,
+                                cp as *mut T,
+                                rows,
+                            )
+                        }
+                    });
+                }
+            });
+        } else {
+            // SAFETY: s x s row-major operands.
+            unsafe {
+                gemm_rows(
+                    lib,
+                    THREADS,
+                    &dims,
+                    a.as_ptr(),
+                    &l,
+                    b.as_ptr(),
+                    &l,
+                    c.as_mut_ptr(),
+                    0..s,
+                )
+            };
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&c);
+    2.0 * (s * s * s) as f64 / best / 1e9
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1024, 2048]
+    } else {
+        sizes
+    };
+    println!("threads: {THREADS}; GFLOP/s, best of runs");
+    for s in sizes {
+        let reps = if s >= 2048 { 4 } else { 8 };
+        for (name, lib, split) in [
+            ("matrixmultiply", GemmLibrary::MatrixMultiply, false),
+            ("gemm", GemmLibrary::Gemm, false),
+            ("matrixmultiply-split", GemmLibrary::MatrixMultiply, true),
+            ("gemm-split", GemmLibrary::Gemm, true),
+        ] {
+            let f = bench::<f32>(s, lib, split, reps);
+            let d = bench::<f64>(s, lib, split, reps);
+            println!("{s:>5}^3  {name:<22} f32 {f:7.1}   f64 {d:7.1}");
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Native loops for every kernel of the kernel IR except the gemm itself: elementwise maps,
+//! reductions, argmax, gather, scatter-add, and gemm epilogues.
+//!
+//! # Contract
+//!
+//! [`compile_loop_kernel`] and [`compile_gemm_epilogue`] define one JIT function per kernel with
+//! the C signature
+//!
+//! ```text
+//! extern "C" fn(bufs: *const *mut u8, start: i64, end: i64) -> i64
+//! ```
+//!
+//! - `bufs[i]` is the base address of `program.buffers[i]`, for every buffer of the program in
+//!   order (contiguous, row-major, in the buffer's dtype; bool as one byte 0/1). A gemm epilogue
+//!   whose gemm dtype differs from its output buffer's dtype also reads `bufs[buffers.len()]`
+//!   (see [`compile_gemm_epilogue`]).
+//! - `[start, end)` is a sub-range of `0..parallel_extent`. Calls over disjoint ranges write
+//!   disjoint bytes, so the executor may run them on different threads; results do not depend
+//!   on the split (every reduction runs entirely inside one call, in a fixed order).
+//! - It returns 0 on success, or `1 + i` where `i` is the flat row-major position, within the
+//!   kernel's index space, of an out-of-range gather/scatter index (nothing out of range is
+//!   read or written; the caller builds `IrError::Runtime` naming the kernel's node).
+//!
+//! Parallel extents: Elementwise: the product of all axes but the innermost (1 for rank 0);
+//! Reduce: the output elements (last axis reduced) or the output rows (last axis kept); ArgMax:
+//! the output elements; Gather: the index space's rows; ScatterAdd: 1 (serial).
+//!
+//! # Code shape
+//!
+//! Loops follow each [`View`](kiln_ir::kernel::View)'s affine map, with the per-row address
+//! hoisted out of the innermost loop. The innermost axis is vectorised (`f32x4` / `f64x2`,
+//! 4 vectors per iteration, then one vector, then a scalar tail) when the output is that float
+//! type and every per-point instruction has a vector form (see `body.rs`); otherwise it runs in
+//! scalar code. Gather, scatter-add and argmax are scalar.
+//!
+//! # Differences from the evaluator
+//!
+//! Elementwise results are bit-identical to `kiln_ir::kernel::evaluate_program` except: integer
+//! add/sub/mul/neg/abs wrap where the evaluator saturates (only on overflow); transcendental
+//! functions come from `cpu::math` (≤ 2 ulp in f32, see its table); `i64 -> f32` rounds once
+//! (the evaluator goes through f64). Sums accumulate in the output dtype with vector partial
+//! sums (the evaluator sums in f64 and rounds once), integer sums in i64.
+
+mod body;
+mod index;
+mod map;
+mod nest;
+mod reduce;
+pub mod runtime;
+
+use cranelift_frontend::FunctionBuilder;
+use cranelift_module::FuncId;
+use kiln_ir::kernel::{BufferId, KernelKind, Program};
+use kiln_ir::DType;
+
+use self::body::{buffer, unsupported};
+use self::index::{emit_gather, emit_scatter, GatherParts, ScatterParts};
+use self::map::{emit_map, map_vectorises, rows, AccSource};
+use self::nest::{define, numel, Fx};
+use self::reduce::{emit_argmax, emit_reduce, Reduction};
+use crate::cpu::jit::Jit;
+use crate::error::Result;
+
+/// A compiled loop kernel; see the module docs for the function's contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopKernel {
+    /// The JIT function (callable after [`Jit::finalize`]).
+    pub func: FuncId,
+    /// The `[start, end)` range to cover in total: `0..parallel_extent`.
+    pub parallel_extent: usize,
+    /// Roughly the number of elements touched (to decide whether threading pays).
+    pub work: usize,
+}
+
+/// Compiles kernel `kernel_index` of `program` (any kind but `Gemm`) as function `name`.
+///
+/// Errors: [`crate::CodegenError::Unsupported`] for a `Gemm` kernel (see
+/// [`compile_gemm_epilogue`]) or a malformed kernel; Cranelift errors as
+/// [`crate::CodegenError::Module`].
+pub fn compile_loop_kernel(
+    jit: &mut Jit,
+    program: &Program,
+    kernel_index: usize,
+    name: &str,
+) -> Result<LoopKernel> {
+    let kernel = program
+        .kernels
+        .get(kernel_index)
+        .ok_or_else(|| unsupported(format!("no kernel {kernel_index}")))?;
+    let mut used: Vec<usize> = kernel.reads().iter().map(|b| b.index()).collect();
+    used.push(kernel.out().index());
+    let out_decl = program
+        .buffers
+        .get(kernel.out().index())
+        .ok_or_else(|| unsupported(format!("kernel {kernel_index}: no output buffer")))?;
+    let out_dtype = out_decl.dtype;
+    let out_id = kernel.out().index();
+    match &kernel.kind {
+        KernelKind::Elementwise { shape, body, .. } => {
+            let dims = shape.dims();
+            let func = define(jit, name, &used, &[body], |b, fx| {
+                let out = buffer(&fx.env, out_id)?;
+                let (lo, hi) = (fx.start, fx.end);
+                emit_map(b, fx, dims, body, out, out_dtype, None, lo, hi)
+            })?;
+            Ok(LoopKernel {
+                func,
+                parallel_extent: rows(dims),
+                work: shape.numel(),
+            })
+        }
+        KernelKind::Reduce {
+            shape,
+            axes,
+            op,
+            init,
+            body,
+            epilogue,
+            ..
+        } => {
+            let red = Reduction {
+                shape: shape.dims(),
+                axes,
+                op: *op,
+                init: *init,
+                body,
+                epilogue,
+            };
+            let func = define(jit, name, &used, &[body, epilogue], |b, fx| {
+                let out = buffer(&fx.env, out_id)?;
+                emit_reduce(b, fx, &red, out, out_dtype)
+            })?;
+            Ok(LoopKernel {
+                func,
+                parallel_extent: red.parallel_extent(),
+                work: shape.numel(),
+            })
+        }
+        KernelKind::ArgMax {
+            shape, axis, body, ..
+        } => {
+            let dims = shape.dims();
+            let func = define(jit, name, &used, &[body], |b, fx| {
+                let out = buffer(&fx.env, out_id)?;
+                emit_argmax(b, fx, dims, *axis, body, out)
+            })?;
+            let others: Vec<usize> = (0..dims.len())
+                .filter(|k| k != axis)
+                .map(|k| dims[k])
+                .collect();
+            Ok(LoopKernel {
+                func,
+                parallel_extent: numel(&others),
+                work: shape.numel(),
+            })
+        }
+        KernelKind::Gather {
+            shape,
+            axis,
+            index,
+            src,
+            src_dims,
+            ..
+        } => {
+            let parts = GatherParts {
+                shape: shape.dims(),
+                axis: *axis,
+                index,
+                src,
+                src_dims,
+                dtype: program.buffer(src.buffer).dtype,
+            };
+            let func = define(jit, name, &used, &[index], |b, fx| {
+                let out = buffer(&fx.env, out_id)?;
+                emit_gather(b, fx, &parts, out)
+            })?;
+            Ok(LoopKernel {
+                func,
+                parallel_extent: rows(shape.dims()),
+                work: shape.numel(),
+            })
+        }
+        KernelKind::ScatterAdd {
+            out_shape,
+            base,
+            shape,
+            axis,
+            index,
+            src,
+            ..
+        } => {
+            let parts = ScatterParts {
+                out_shape: out_shape.dims(),
+                base,
+                shape: shape.dims(),
+                axis: *axis,
+                index,
+                src,
+                dtype: out_dtype,
+            };
+            let func = define(jit, name, &used, &[base, index, src], |b, fx| {
+                let out = buffer(&fx.env, out_id)?;
+                emit_scatter(b, fx, &parts, out)
+            })?;
+            Ok(LoopKernel {
+                func,
+                parallel_extent: 1,
+                work: out_shape.numel() + shape.numel(),
+            })
+        }
+        KernelKind::Gemm { .. } => Err(unsupported(format!(
+            "kernel {kernel_index} is a gemm: compile its epilogue with compile_gemm_epilogue"
+        ))),
+    }
+}
+
+/// Compiles the epilogue of `Gemm` kernel `kernel_index` as a loop over the gemm's
+/// `[batch..., m, n]` output, with `parallel_extent = batch * m` (rows); `Ok(None)` when the
+/// gemm has no epilogue.
+///
+/// [`InstKind::Acc`](kiln_ir::kernel::InstKind::Acc) is the product at the same position,
+/// read in the gemm's `dtype`: in place from the output buffer when the output buffer has that
+/// dtype (the executor stores the product there first; each element is read before it is
+/// overwritten), otherwise from `bufs[program.buffers.len()]`, a scratch array of `batch*m*n`
+/// elements of the gemm's dtype, row-major, that the caller fills with the product.
+pub fn compile_gemm_epilogue(
+    jit: &mut Jit,
+    program: &Program,
+    kernel_index: usize,
+    name: &str,
+) -> Result<Option<LoopKernel>> {
+    let kernel = program
+        .kernels
+        .get(kernel_index)
+        .ok_or_else(|| unsupported(format!("no kernel {kernel_index}")))?;
+    let KernelKind::Gemm {
+        batch,
+        m,
+        n,
+        epilogue,
+        out,
+        dtype,
+        ..
+    } = &kernel.kind
+    else {
+        return Err(unsupported(format!("kernel {kernel_index} is not a gemm")));
+    };
+    let Some(epilogue) = epilogue else {
+        return Ok(None);
+    };
+    let out_dtype: DType = program.buffer(*out).dtype;
+    let acc_index = if out_dtype == *dtype {
+        out.index()
+    } else {
+        program.buffers.len()
+    };
+    let mut used: Vec<usize> = kernel.reads().into_iter().map(BufferId::index).collect();
+    // The gemm's operands are not read by the epilogue.
+    if let KernelKind::Gemm { a, b, .. } = &kernel.kind {
+        used.retain(|&i| i != a.buffer.index() && i != b.buffer.index() || reads(epilogue, i));
+    }
+    used.push(out.index());
+    used.push(acc_index);
+    let mut dims: Vec<usize> = batch.to_vec();
+    dims.extend([*m, *n]);
+    let out_id = out.index();
+    let acc_dtype = *dtype;
+    let func = define(
+        jit,
+        name,
+        &used,
+        &[epilogue],
+        |b: &mut FunctionBuilder, fx: &mut Fx| {
+            let outp = buffer(&fx.env, out_id)?;
+            let acc = AccSource {
+                ptr: buffer(&fx.env, acc_index)?,
+                dtype: acc_dtype,
+            };
+            let (lo, hi) = (fx.start, fx.end);
+            emit_map(b, fx, &dims, epilogue, outp, out_dtype, Some(acc), lo, hi)
+        },
+    )?;
+    Ok(Some(LoopKernel {
+        func,
+        parallel_extent: rows(&dims),
+        work: numel(&dims),
+    }))
+}
+
+/// Whether `body` loads from buffer `i`.
+fn reads(body: &kiln_ir::kernel::Body, i: usize) -> bool {
+    body.insts.iter().any(|inst| {
+        matches!(&inst.kind, kiln_ir::kernel::InstKind::Load { view, .. } if view.buffer.index() == i)
+    })
+}
+
+/// Whether kernel `kernel_index` (or its gemm epilogue) runs its innermost loop in vector code.
+pub fn kernel_vectorises(program: &Program, kernel_index: usize) -> bool {
+    let Some(kernel) = program.kernels.get(kernel_index) else {
+        return false;
+    };
+    let out_dtype = program.buffer(kernel.out()).dtype;
+    match &kernel.kind {
+        KernelKind::Elementwise { shape, body, .. } => {
+            map_vectorises(shape.dims(), body, out_dtype, None)
+        }
+        KernelKind::Reduce {
+            shape,
+            axes,
+            op,
+            init,
+            body,
+            epilogue,
+            ..
+        } => Reduction {
+            shape: shape.dims(),
+            axes,
+            op: *op,
+            init: *init,
+            body,
+            epilogue,
+        }
+        .vectorises(),
+        KernelKind::Gemm {
+            batch,
+            m,
+            n,
+            epilogue,
+            dtype,
+            ..
+        } => epilogue.as_ref().is_some_and(|e| {
+            let mut dims: Vec<usize> = batch.to_vec();
+            dims.extend([*m, *n]);
+            map_vectorises(&dims, e, out_dtype, Some(*dtype))
+        }),
+        KernelKind::ArgMax { .. } | KernelKind::Gather { .. } | KernelKind::ScatterAdd { .. } => {
+            false
+        }
+    }
+}

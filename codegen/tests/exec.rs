@@ -1,0 +1,526 @@
+//! End-to-end tests of the CPU backend: graphs are lowered (fused and eager), compiled with
+//! [`CpuBackend`] and run on fresh deterministic inputs, and the outputs compared with the graph
+//! interpreter (`kiln_ir::evaluate`). Covered: matmul shapes (square, non-square, batched,
+//! transposed through permute, broadcast batch, k = 0, every numeric dtype, epilogues that keep
+//! or change the dtype), the shipped `.kir` graphs, random graphs (`KILN_FUZZ_CASES`, default
+//! 500 seeds), bad feeds, out-of-range gather/scatter indices, reuse of an executable, and
+//! bit-identical results for 1, 2 and 3 threads.
+
+use kiln_codegen::cpu::CpuBackend;
+use kiln_codegen::{Backend, CodegenError};
+use kiln_ir::kernel::{lower, KernelKind, LowerOptions, Program};
+use kiln_ir::testing::random_graph_from_seed;
+use kiln_ir::{
+    evaluate, BinaryOp, DType, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape, UnaryOp,
+};
+use std::collections::HashMap;
+
+fn sh(d: &[usize]) -> Shape {
+    Shape::new(d).unwrap()
+}
+
+/// Deterministic values: small numbers of both signs; for floats with `specials`, an occasional
+/// NaN, ±inf or -0.
+fn feed_for(dtype: DType, shape: &Shape, seed: u64, specials: bool) -> HostTensor {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let values: Vec<f64> = (0..shape.numel())
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let r = (s % 100_000) as f64 / 100_000.0;
+            match dtype {
+                DType::Bool => f64::from(u8::from(r < 0.5)),
+                DType::I32 | DType::I64 => (r * 21.0).floor() - 10.0,
+                DType::F32 | DType::F64 => {
+                    if specials && s % 61 == 0 {
+                        [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0][(s % 4) as usize]
+                    } else {
+                        r * 8.0 - 4.0
+                    }
+                }
+            }
+        })
+        .collect();
+    HostTensor::from_f64(dtype, shape.clone(), &values).unwrap()
+}
+
+fn feeds(g: &Graph, seed: u64, specials: bool) -> HashMap<String, HostTensor> {
+    let mut f = HashMap::new();
+    for (i, id) in g.inputs().into_iter().chain(g.parameters()).enumerate() {
+        let n = g.node(id).unwrap();
+        let (Op::Input { name } | Op::Parameter { name }) = &n.op else {
+            continue;
+        };
+        f.insert(
+            name.clone(),
+            feed_for(n.dtype(), n.shape(), seed + i as u64, specials),
+        );
+    }
+    f
+}
+
+/// Relative and absolute tolerance per float dtype (integers and bools compare exactly).
+#[derive(Clone, Copy)]
+struct Tol {
+    f32: (f64, f64),
+    f64: (f64, f64),
+}
+
+/// Large f32 products accumulate in f32 in the library's order (the IR allows it).
+/// Sums of up to 784 terms of magnitude <= 16 give f32 errors of a few 1e-4.
+const GEMM_TOL: Tol = Tol {
+    f32: (1e-4, 3e-3),
+    f64: (1e-12, 1e-9),
+};
+
+/// Transcendental chains get the math emitters' tolerance, compounded.
+const GRAPH_TOL: Tol = Tol {
+    f32: (1e-4, 1e-5),
+    f64: (1e-10, 1e-12),
+};
+
+fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String> {
+    if got.dtype() != want.dtype() || got.shape() != want.shape() {
+        return Err(format!(
+            "type {}{} vs {}{}",
+            got.dtype(),
+            got.shape(),
+            want.dtype(),
+            want.shape()
+        ));
+    }
+    let (rel, abs) = match got.dtype() {
+        DType::F32 => tol.f32,
+        DType::F64 => tol.f64,
+        DType::Bool | DType::I32 | DType::I64 => (0.0, 0.0),
+    };
+    for i in 0..got.numel() {
+        let (x, y) = (got.get_f64(i), want.get_f64(i));
+        let ok = x == y
+            || (x.is_nan() && y.is_nan())
+            || (x - y).abs() <= abs + rel * x.abs().max(y.abs());
+        if !ok {
+            return Err(format!("element {i}: got {x}, want {y}"));
+        }
+    }
+    Ok(())
+}
+
+fn run(
+    p: &Program,
+    threads: usize,
+    f: &HashMap<String, HostTensor>,
+) -> Result<Vec<HostTensor>, CodegenError> {
+    let mut exe = CpuBackend { threads }.compile(p)?;
+    exe.run(&|name: &str| f.get(name))
+}
+
+/// Lowers `outputs` fused and eager, runs each on 2 threads and compares with the interpreter
+/// (both must fail with a run-time error, or both succeed and agree within `tol`).
+fn check(
+    g: &Graph,
+    outputs: &[NodeId],
+    f: &HashMap<String, HostTensor>,
+    tol: Tol,
+) -> Result<(), String> {
+    let want = evaluate(g, outputs, f);
+    for opts in [LowerOptions::default(), LowerOptions::eager()] {
+        let p = lower(g, outputs, &opts).map_err(|e| format!("lower: {e}"))?;
+        let got = run(&p, 2, f);
+        match (&want, &got) {
+            (Ok(w), Ok(o)) => {
+                for (i, (o, w)) in o.iter().zip(w).enumerate() {
+                    same(o, w, tol)
+                        .map_err(|e| format!("eager={} output {i}: {e}\n{p}", opts.eager))?;
+                }
+            }
+            (Err(IrError::Runtime { .. }), Err(CodegenError::Ir(IrError::Runtime { .. }))) => {}
+            (w, o) => {
+                return Err(format!(
+                    "eager={}: interpreter {:?} vs cpu {:?}\n{p}",
+                    opts.eager,
+                    w.as_ref().err(),
+                    o.as_ref().err()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a random graph may legitimately differ from the interpreter (the loop compiler's stated
+/// differences): integer overflow (native code wraps, the interpreter saturates) or sin/cos of
+/// huge arguments. Detected from the graph's literals.
+fn known_difference(g: &Graph) -> Option<&'static str> {
+    let (mut big_int, mut huge, mut trig) = (false, false, false);
+    for id in g.node_ids() {
+        let n = g.node(id).unwrap();
+        match &n.op {
+            Op::Constant { value } => {
+                for i in 0..value.numel() {
+                    let v = value.get_f64(i).abs();
+                    big_int |= value.dtype().is_int() && v > 1e4;
+                    huge |= value.dtype().is_float() && v > 6e6;
+                }
+            }
+            // A pad of an integer tensor with a huge fill (from +-inf): abs/neg of i64::MIN.
+            Op::Pad { value, .. } => big_int |= n.dtype().is_int() && value.abs() > 1e4,
+            Op::Unary(UnaryOp::Sin | UnaryOp::Cos) => trig = true,
+            _ => {}
+        }
+    }
+    if huge && trig {
+        Some("sin/cos of |x| > 6e6")
+    } else if big_int {
+        Some("integer overflow")
+    } else {
+        None
+    }
+}
+
+/// `x @ y` for every numeric dtype over the shapes given as (a dims, b dims, how b is built).
+#[test]
+fn exec_matmul_shapes_and_dtypes() {
+    // (m, k, n) plain, small (exact path) and large (library path), square and not.
+    let plain = [
+        (8, 8, 8),
+        (64, 64, 64),
+        (37, 50, 23),
+        (96, 70, 80),
+        (1, 300, 1),
+        (5, 0, 7),
+    ];
+    for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
+        for &(m, k, n) in &plain {
+            let mut g = Graph::new();
+            let a = g.input("a", dtype, sh(&[m, k])).unwrap();
+            let b = g.input("b", dtype, sh(&[k, n])).unwrap();
+            let c = g.matmul(a, b).unwrap();
+            let f = feeds(&g, (m * k + n) as u64, false);
+            check(&g, &[c], &f, GEMM_TOL).unwrap_or_else(|e| panic!("{dtype} {m}x{k}x{n}: {e}"));
+            if k == 0 {
+                let p = lower(&g, &[c], &LowerOptions::default()).unwrap();
+                let out = run(&p, 2, &f).unwrap();
+                assert!(out[0].to_f64_vec().iter().all(|&v| v == 0.0));
+            }
+        }
+        // Transposed operands through permute: a stored [k, m], b stored [n, k].
+        let (m, k, n) = (70, 90, 60);
+        let mut g = Graph::new();
+        let at = g.input("at", dtype, sh(&[k, m])).unwrap();
+        let bt = g.input("bt", dtype, sh(&[n, k])).unwrap();
+        let a = g.permute(at, &[1, 0]).unwrap();
+        let b = g.permute(bt, &[1, 0]).unwrap();
+        let c = g.matmul(a, b).unwrap();
+        let f = feeds(&g, 5, false);
+        check(&g, &[c], &f, GEMM_TOL).unwrap_or_else(|e| panic!("{dtype} transposed: {e}"));
+        for opts in [LowerOptions::default(), LowerOptions::eager()] {
+            let p = lower(&g, &[c], &opts).unwrap();
+            assert_eq!(
+                p.kernels.len(),
+                1,
+                "permutes fold into the gemm's strides\n{p}"
+            );
+        }
+        // Batched [2, 3] x [m, k] @ [k, n], and the same with b broadcast over the batch.
+        let (m, k, n) = (40, 33, 50);
+        let mut g = Graph::new();
+        let a = g.input("a", dtype, sh(&[2, 3, m, k])).unwrap();
+        let b = g.input("b", dtype, sh(&[2, 3, k, n])).unwrap();
+        let w = g.input("w", dtype, sh(&[k, n])).unwrap();
+        let w4 = g.reshape(w, sh(&[1, 1, k, n])).unwrap();
+        let wb = g.expand(w4, sh(&[2, 3, k, n])).unwrap();
+        let c1 = g.matmul(a, b).unwrap();
+        let c2 = g.matmul(a, wb).unwrap();
+        let f = feeds(&g, 11, false);
+        check(&g, &[c1, c2], &f, GEMM_TOL).unwrap_or_else(|e| panic!("{dtype} batched: {e}"));
+    }
+}
+
+/// Epilogues fused after the product: bias + relu (same dtype, in place) and a cast to another
+/// dtype (through the executor's scratch array).
+#[test]
+fn exec_matmul_epilogues() {
+    for (m, k, n) in [(6, 5, 4), (128, 96, 72)] {
+        let mut g = Graph::new();
+        let x = g.input("x", DType::F32, sh(&[m, k])).unwrap();
+        let w = g.parameter("w", DType::F32, sh(&[k, n])).unwrap();
+        let bias = g.parameter("bias", DType::F32, sh(&[n])).unwrap();
+        let y = g.matmul(x, w).unwrap();
+        let bb = g.reshape(bias, sh(&[1, n])).unwrap();
+        let bb = g.expand(bb, sh(&[m, n])).unwrap();
+        let y = g.binary(BinaryOp::Add, y, bb).unwrap();
+        let zero = g.scalar(DType::F32, 0.0).unwrap();
+        let zero = g.reshape(zero, sh(&[1, 1])).unwrap();
+        let zero = g.expand(zero, sh(&[m, n])).unwrap();
+        let relu = g.binary(BinaryOp::Max, y, zero).unwrap();
+        let y2 = g.matmul(x, w).unwrap();
+        let wide = g.cast(y2, DType::F64).unwrap();
+        let narrow = g.cast(wide, DType::I32).unwrap();
+        let f = feeds(&g, 3, false);
+        for out in [relu, wide, narrow] {
+            let p = lower(&g, &[out], &LowerOptions::default()).unwrap();
+            assert!(
+                matches!(
+                    p.kernels[0].kind,
+                    KernelKind::Gemm {
+                        epilogue: Some(_),
+                        ..
+                    }
+                ),
+                "{p}"
+            );
+        }
+        // The i32 cast truncates: a last-bit difference of a large f32 sum may move it by one.
+        let f32_exact = m * n * k <= 8192;
+        let outs: Vec<NodeId> = if f32_exact {
+            vec![relu, wide, narrow]
+        } else {
+            vec![relu, wide]
+        };
+        // `wide` is an f32 product in f64 clothing: f32's tolerance.
+        let tol = Tol {
+            f64: GEMM_TOL.f32,
+            ..GEMM_TOL
+        };
+        check(&g, &outs, &f, tol).unwrap_or_else(|e| panic!("{m}x{k}x{n}: {e}"));
+    }
+}
+
+fn has_matmul(g: &Graph) -> bool {
+    g.node_ids()
+        .into_iter()
+        .any(|id| matches!(g.node(id).unwrap().op, Op::MatMul))
+}
+
+fn shipped(name: &str) -> Graph {
+    let path = format!(
+        "{}/../examples/graphs/{name}.kir",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    kiln_ir::text::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn exec_shipped_graphs_match_the_interpreter() {
+    let dir = format!("{}/../examples/graphs", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            if p.extension()? != "kir" {
+                return None;
+            }
+            Some(p.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for name in &names {
+        let g = shipped(name);
+        let tol = if has_matmul(&g) { GEMM_TOL } else { GRAPH_TOL };
+        for seed in [1, 2] {
+            let f = feeds(&g, seed, false);
+            check(&g, g.outputs(), &f, tol).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn exec_random_graphs_match_the_interpreter() {
+    let cases: u64 = std::env::var("KILN_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let (mut ran, mut excused) = (0, 0);
+    let mut failures = Vec::new();
+    for seed in 0..cases {
+        let g = random_graph_from_seed(seed).unwrap();
+        let f = feeds(&g, seed, true);
+        match check(&g, g.outputs(), &f, GRAPH_TOL) {
+            Ok(()) => ran += 1,
+            Err(e) => match known_difference(&g) {
+                Some(why) => {
+                    eprintln!(
+                        "seed {seed}: excused ({why}): {}",
+                        e.lines().next().unwrap_or("")
+                    );
+                    excused += 1;
+                }
+                None => failures.push(format!("seed {seed}: {e}\n{}", g.to_text())),
+            },
+        }
+    }
+    eprintln!(
+        "random graphs: {ran} matched, {excused} excused, {} failed",
+        failures.len()
+    );
+    for f in failures.iter().take(3) {
+        eprintln!("FAIL {f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures, first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+    assert!(excused * 25 <= cases, "{excused} excused differences");
+}
+
+#[test]
+fn exec_bad_feeds_are_errors() {
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F32, sh(&[2, 3])).unwrap();
+    let w = g.parameter("w", DType::F32, sh(&[3, 4])).unwrap();
+    let y = g.matmul(x, w).unwrap();
+    let p = lower(&g, &[y], &LowerOptions::default()).unwrap();
+    let mut exe = CpuBackend { threads: 2 }.compile(&p).unwrap();
+    let good = feeds(&g, 1, false);
+    let mut f = good.clone();
+    f.remove("w");
+    let e = exe.run(&|n: &str| f.get(n)).unwrap_err();
+    assert!(
+        matches!(&e, CodegenError::Ir(IrError::MissingFeed { name, .. }) if name == "w"),
+        "{e}"
+    );
+    for bad in [
+        feed_for(DType::F64, &sh(&[2, 3]), 1, false),
+        feed_for(DType::F32, &sh(&[3, 2]), 1, false),
+        feed_for(DType::F32, &sh(&[6]), 1, false),
+    ] {
+        let mut f = good.clone();
+        f.insert("x".into(), bad);
+        let e = exe.run(&|n: &str| f.get(n)).unwrap_err();
+        assert!(
+            matches!(&e, CodegenError::Ir(IrError::FeedMismatch { name, .. }) if name == "x"),
+            "{e}"
+        );
+    }
+    // Still usable after errors.
+    let want = evaluate(&g, &[y], &good).unwrap();
+    let got = exe.run(&|n: &str| good.get(n)).unwrap();
+    same(&got[0], &want[0], GEMM_TOL).unwrap();
+}
+
+#[test]
+fn exec_out_of_range_indices_are_errors() {
+    let mut g = Graph::new();
+    let src = g.input("src", DType::F32, sh(&[5, 3])).unwrap();
+    let idx = g.input("idx", DType::I64, sh(&[4, 3])).unwrap();
+    let ga = g.add(Op::Gather { axis: 0 }, &[src, idx], None).unwrap();
+    let base = g.input("base", DType::F32, sh(&[5, 3])).unwrap();
+    let sv = g.input("sv", DType::F32, sh(&[4, 3])).unwrap();
+    let sc = g
+        .add(Op::ScatterAdd { axis: 0 }, &[base, idx, sv], None)
+        .unwrap();
+    let mut f = feeds(&g, 9, false);
+    let good = [0., 4., 1., 2., 2., 2., 3., 0., 4., 1., 1., 0.];
+    let set = |f: &mut HashMap<String, HostTensor>, v: &[f64]| {
+        f.insert(
+            "idx".into(),
+            HostTensor::from_f64(DType::I64, sh(&[4, 3]), v).unwrap(),
+        );
+    };
+    for (out, op) in [(ga, "gather"), (sc, "scatter_add")] {
+        for opts in [LowerOptions::default(), LowerOptions::eager()] {
+            let p = lower(&g, &[out], &opts).unwrap();
+            for threads in [1, 3] {
+                let mut exe = CpuBackend { threads }.compile(&p).unwrap();
+                for (pos, bad) in [(5usize, 5.0), (2, -1.0), (11, 1e6)] {
+                    let mut v = good;
+                    v[pos] = bad;
+                    set(&mut f, &v);
+                    let e = exe.run(&|n: &str| f.get(n)).unwrap_err();
+                    let at = format!("[{}, {}]", pos / 3, pos % 3);
+                    match &e {
+                        CodegenError::Ir(IrError::Runtime { op: o, node, msg }) => {
+                            assert_eq!(*o, op);
+                            assert_eq!(*node, out);
+                            assert!(msg.contains(&at), "{msg} should name {at}");
+                        }
+                        other => panic!("{op}: {other}"),
+                    }
+                }
+                set(&mut f, &good);
+                let want = evaluate(&g, &[out], &f).unwrap();
+                let got = exe.run(&|n: &str| f.get(n)).unwrap();
+                same(&got[0], &want[0], GRAPH_TOL).unwrap();
+            }
+        }
+    }
+}
+
+/// A graph with every kind of large kernel: a gemm with an epilogue, softmax rows (reductions),
+/// a big elementwise map, a gather; all big enough to be split across threads.
+fn big_graph() -> (Graph, Vec<NodeId>) {
+    let (m, k, n) = (300, 200, 260);
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F32, sh(&[m, k])).unwrap();
+    let w = g.parameter("w", DType::F32, sh(&[k, n])).unwrap();
+    let y = g.matmul(x, w).unwrap();
+    let t = g.unary(UnaryOp::Tanh, y).unwrap();
+    let mx = g.reduce(ReduceOp::Max, t, &[1]).unwrap();
+    let mx = g.expand(mx, sh(&[m, n])).unwrap();
+    let d = g.binary(BinaryOp::Sub, t, mx).unwrap();
+    let e = g.unary(UnaryOp::Exp, d).unwrap();
+    let s = g.reduce(ReduceOp::Sum, e, &[1]).unwrap();
+    let s = g.expand(s, sh(&[m, n])).unwrap();
+    let soft = g.binary(BinaryOp::Div, e, s).unwrap();
+    let col = g.reduce(ReduceOp::Sum, soft, &[0]).unwrap();
+    let big = g.input("big", DType::F64, sh(&[512, 700])).unwrap();
+    let sq = g.binary(BinaryOp::Mul, big, big).unwrap();
+    let sn = g.unary(UnaryOp::Sin, sq).unwrap();
+    let idx = g.input("idx", DType::I64, sh(&[400, 260])).unwrap();
+    let ga = g.add(Op::Gather { axis: 0 }, &[soft, idx], None).unwrap();
+    (g, vec![soft, col, sn, ga])
+}
+
+#[test]
+fn exec_results_do_not_depend_on_the_thread_count() {
+    let (g, outs) = big_graph();
+    let mut f = feeds(&g, 4, false);
+    let idx: Vec<f64> = (0..400 * 260).map(|i| ((i * 7919) % 300) as f64).collect();
+    f.insert(
+        "idx".into(),
+        HostTensor::from_f64(DType::I64, sh(&[400, 260]), &idx).unwrap(),
+    );
+    let bits = |ts: &[HostTensor]| -> Vec<Vec<u64>> {
+        ts.iter()
+            .map(|t| (0..t.numel()).map(|i| t.get_f64(i).to_bits()).collect())
+            .collect()
+    };
+    for opts in [LowerOptions::default(), LowerOptions::eager()] {
+        let p = lower(&g, &outs, &opts).unwrap();
+        let one = run(&p, 1, &f).unwrap();
+        let want = evaluate(&g, &outs, &f).unwrap();
+        for (o, w) in one.iter().zip(&want) {
+            same(o, w, GEMM_TOL).unwrap();
+        }
+        for threads in [2, 3] {
+            let got = run(&p, threads, &f).unwrap();
+            assert!(
+                bits(&got) == bits(&one),
+                "eager={} threads={threads} differs from 1 thread",
+                opts.eager
+            );
+        }
+    }
+}
+
+/// One executable run repeatedly with different feeds: nothing stale survives in the arena.
+#[test]
+fn exec_reuses_an_executable() {
+    let g = shipped("mlp_forward");
+    let p = lower(&g, g.outputs(), &LowerOptions::default()).unwrap();
+    let mut exe = CpuBackend::default().compile(&p).unwrap();
+    for seed in 0..4 {
+        let f = feeds(&g, 100 + seed, false);
+        let want = evaluate(&g, g.outputs(), &f).unwrap();
+        let got = exe.run(&|n: &str| f.get(n)).unwrap();
+        for (o, w) in got.iter().zip(&want) {
+            same(o, w, GEMM_TOL).unwrap();
+        }
+    }
+}

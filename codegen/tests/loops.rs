@@ -388,6 +388,30 @@ fn loops_float_elementwise_vectorises() {
     }
 }
 
+/// Contiguous axes merge (so `[n, 3]` vectorises), and reductions vectorise along the inner
+/// axis whether it is reduced or kept.
+#[test]
+fn loops_merged_axes_and_reductions_vectorise() {
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F32, sh(&[50, 3, 1])).unwrap();
+    let y = g.unary(UnaryOp::Tanh, x).unwrap();
+    let p = lower(&g, &[y], &LowerOptions::default()).unwrap();
+    assert!(kernel_vectorises(&p, 0), "{p}");
+    let f = feeds(&g, 1, true);
+    check(&g, &[y], &f).unwrap();
+    for axes in [&[0usize][..], &[1], &[1, 2], &[0, 2]] {
+        let mut g = Graph::new();
+        let x = g.input("x", DType::F64, sh(&[6, 5, 17])).unwrap();
+        let e = g.unary(UnaryOp::Exp, x).unwrap();
+        let r = g.reduce(ReduceOp::Sum, e, axes).unwrap();
+        let p = lower(&g, &[r], &LowerOptions::default()).unwrap();
+        assert_eq!(p.kernels.len(), 1);
+        assert!(kernel_vectorises(&p, 0), "{axes:?}: {p}");
+        let f = feeds(&g, 2, false);
+        check(&g, &[r], &f).unwrap_or_else(|e| panic!("{axes:?}: {e}"));
+    }
+}
+
 /// Broadcasts, permutes, strided slices, pad and concat: the masked and non-unit-stride paths.
 #[test]
 fn loops_views_broadcast_permute_slice_pad_concat() {

@@ -42,6 +42,7 @@
 //! sums (the evaluator sums in f64 and rounds once), integer sums in i64.
 
 mod body;
+mod canon;
 mod index;
 mod map;
 mod nest;
@@ -50,10 +51,11 @@ pub mod runtime;
 
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
-use kiln_ir::kernel::{BufferId, KernelKind, Program};
+use kiln_ir::kernel::{Body, BufferId, KernelKind, Program};
 use kiln_ir::DType;
 
 use self::body::{buffer, unsupported};
+use self::canon::canonicalize;
 use self::index::{emit_gather, emit_scatter, GatherParts, ScatterParts};
 use self::map::{emit_map, map_vectorises, rows, AccSource};
 use self::nest::{define, numel, Fx};
@@ -97,15 +99,15 @@ pub fn compile_loop_kernel(
     let out_id = kernel.out().index();
     match &kernel.kind {
         KernelKind::Elementwise { shape, body, .. } => {
-            let dims = shape.dims();
-            let func = define(jit, name, &used, &[body], |b, fx| {
+            let (dims, body) = canon_map(shape.dims(), body);
+            let func = define(jit, name, &used, &[&body], |b, fx| {
                 let out = buffer(&fx.env, out_id)?;
                 let (lo, hi) = (fx.start, fx.end);
-                emit_map(b, fx, dims, body, out, out_dtype, None, lo, hi)
+                emit_map(b, fx, &dims, &body, out, out_dtype, None, lo, hi)
             })?;
             Ok(LoopKernel {
                 func,
-                parallel_extent: rows(dims),
+                parallel_extent: rows(&dims),
                 work: shape.numel(),
             })
         }
@@ -118,15 +120,16 @@ pub fn compile_loop_kernel(
             epilogue,
             ..
         } => {
+            let (dims, axes, body, epilogue) = canon_reduce(shape.dims(), axes, body, epilogue);
             let red = Reduction {
-                shape: shape.dims(),
-                axes,
+                shape: &dims,
+                axes: &axes,
                 op: *op,
                 init: *init,
-                body,
-                epilogue,
+                body: &body,
+                epilogue: &epilogue,
             };
-            let func = define(jit, name, &used, &[body, epilogue], |b, fx| {
+            let func = define(jit, name, &used, &[&body, &epilogue], |b, fx| {
                 let out = buffer(&fx.env, out_id)?;
                 emit_reduce(b, fx, &red, out, out_dtype)
             })?;
@@ -302,7 +305,8 @@ pub fn kernel_vectorises(program: &Program, kernel_index: usize) -> bool {
     let out_dtype = program.buffer(kernel.out()).dtype;
     match &kernel.kind {
         KernelKind::Elementwise { shape, body, .. } => {
-            map_vectorises(shape.dims(), body, out_dtype, None)
+            let (dims, body) = canon_map(shape.dims(), body);
+            map_vectorises(&dims, &body, out_dtype, None)
         }
         KernelKind::Reduce {
             shape,
@@ -312,15 +316,18 @@ pub fn kernel_vectorises(program: &Program, kernel_index: usize) -> bool {
             body,
             epilogue,
             ..
-        } => Reduction {
-            shape: shape.dims(),
-            axes,
-            op: *op,
-            init: *init,
-            body,
-            epilogue,
+        } => {
+            let (dims, axes, body, epilogue) = canon_reduce(shape.dims(), axes, body, epilogue);
+            Reduction {
+                shape: &dims,
+                axes: &axes,
+                op: *op,
+                init: *init,
+                body: &body,
+                epilogue: &epilogue,
+            }
+            .vectorises()
         }
-        .vectorises(),
         KernelKind::Gemm {
             batch,
             m,
@@ -336,5 +343,32 @@ pub fn kernel_vectorises(program: &Program, kernel_index: usize) -> bool {
         KernelKind::ArgMax { .. } | KernelKind::Gather { .. } | KernelKind::ScatterAdd { .. } => {
             false
         }
+    }
+}
+
+/// An elementwise kernel's index space and body in canonical form (see `canon.rs`).
+fn canon_map(dims: &[usize], body: &Body) -> (Vec<usize>, Body) {
+    match canonicalize(dims, &vec![false; dims.len()], &[body], &[]) {
+        Some(mut c) if c.bodies.len() == 1 => (c.dims, c.bodies.remove(0)),
+        Some(_) | None => (dims.to_vec(), body.clone()),
+    }
+}
+
+/// A reduction's index space, reduced axes, body and epilogue in canonical form.
+fn canon_reduce(
+    dims: &[usize],
+    axes: &[usize],
+    body: &Body,
+    epilogue: &Body,
+) -> (Vec<usize>, Vec<usize>, Body, Body) {
+    let reduced: Vec<bool> = (0..dims.len()).map(|k| axes.contains(&k)).collect();
+    match canonicalize(dims, &reduced, &[body], &[epilogue]) {
+        Some(mut c) if c.bodies.len() == 2 => {
+            let axes = c.axes();
+            let e = c.bodies.remove(1);
+            let b = c.bodies.remove(0);
+            (c.dims, axes, b, e)
+        }
+        Some(_) | None => (dims.to_vec(), axes.to_vec(), body.clone(), epilogue.clone()),
     }
 }

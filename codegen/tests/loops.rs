@@ -3,11 +3,15 @@
 //! strided slice, pad, concat), reductions, argmax, gather/scatter with bad indices, random, and
 //! random graphs, each lowered fused and eager. A tiny test-only runner allocates every buffer,
 //! runs each kernel over its whole range and again split into three ranges (run last-first), and
-//! the two runs must agree bit for bit. Programs with gemm kernels are skipped here.
+//! the two runs must agree bit for bit. For gemm kernels the runner computes the product itself
+//! (in f64, rounded once) and runs the compiled epilogue on it, in place or from the scratch
+//! buffer when the output's dtype differs.
 
 use std::collections::HashMap;
 
-use kiln_codegen::cpu::loops::{compile_loop_kernel, kernel_vectorises, LoopKernel};
+use kiln_codegen::cpu::loops::{
+    compile_gemm_epilogue, compile_loop_kernel, kernel_vectorises, LoopKernel,
+};
 use kiln_codegen::cpu::Jit;
 use kiln_ir::kernel::{evaluate_program, lower, BufferKind, KernelKind, LowerOptions, Program};
 use kiln_ir::testing::random_graph_from_seed;
@@ -18,32 +22,88 @@ use kiln_ir::{
 
 type KernelFn = extern "C" fn(*const *mut u8, i64, i64) -> i64;
 
-/// A compiled program: the JIT (which owns the code) and one function per kernel.
+/// A compiled program: the JIT (which owns the code) and, per kernel, its function (for a gemm:
+/// its epilogue's, if any; the runner computes the product itself).
 struct Compiled {
     _jit: Jit,
-    kernels: Vec<(KernelFn, LoopKernel)>,
+    kernels: Vec<Option<(KernelFn, LoopKernel)>>,
 }
 
 fn compile(p: &Program) -> Compiled {
     let mut jit = Jit::new().expect("host ISA");
     let mut ids = Vec::new();
     for k in 0..p.kernels.len() {
-        let lk = compile_loop_kernel(&mut jit, p, k, &format!("k{k}"))
-            .unwrap_or_else(|e| panic!("kernel {k}: {e}\n{p}"));
-        ids.push(lk);
+        let name = format!("k{k}");
+        let lk = if matches!(p.kernels[k].kind, KernelKind::Gemm { .. }) {
+            compile_gemm_epilogue(&mut jit, p, k, &name)
+        } else {
+            compile_loop_kernel(&mut jit, p, k, &name).map(Some)
+        };
+        ids.push(lk.unwrap_or_else(|e| panic!("kernel {k}: {e}\n{p}")));
     }
     jit.finalize().expect("finalize");
     let kernels = ids
         .into_iter()
         .map(|lk| {
-            let ptr = jit.function_ptr(lk.func).expect("finalized");
-            // SAFETY: every loop kernel is defined with the signature
-            // (ptr, i64, i64) -> i64 in the host's C calling convention.
-            let f: KernelFn = unsafe { std::mem::transmute(ptr) };
-            (f, lk)
+            lk.map(|lk| {
+                let ptr = jit.function_ptr(lk.func).expect("finalized");
+                // SAFETY: every loop kernel is defined with the signature
+                // (ptr, i64, i64) -> i64 in the host's C calling convention.
+                let f: KernelFn = unsafe { std::mem::transmute(ptr) };
+                (f, lk)
+            })
         })
         .collect();
     Compiled { _jit: jit, kernels }
+}
+
+/// The test's stand-in for the executor's gemm: the product in f64, rounded to the gemm's dtype,
+/// written to `dst` (the output buffer or the epilogue's scratch).
+fn reference_gemm(p: &Program, k: usize, bufs: &mut [Buf], dst: &mut [u8]) {
+    let KernelKind::Gemm {
+        batch,
+        m,
+        n,
+        k: kk,
+        a,
+        b,
+        dtype,
+        ..
+    } = &p.kernels[k].kind
+    else {
+        unreachable!("only called on gemm kernels")
+    };
+    let read = |bufs: &mut [Buf], v: &kiln_ir::kernel::View, idx: &[usize]| -> f64 {
+        let d = p.buffers[v.buffer.index()].dtype;
+        let s = d.size_bytes();
+        let at = v.at(idx) as usize;
+        decode(d, &bufs[v.buffer.index()].bytes()[at * s..(at + 1) * s])
+    };
+    let nb: usize = batch.iter().product();
+    let s = dtype.size_bytes();
+    let mut pos = 0;
+    for flat_b in 0..nb {
+        let mut bidx = vec![0; batch.len()];
+        let mut rest = flat_b;
+        for d in (0..batch.len()).rev() {
+            bidx[d] = rest % batch[d];
+            rest /= batch[d];
+        }
+        for i in 0..*m {
+            for j in 0..*n {
+                let mut acc = 0.0;
+                for q in 0..*kk {
+                    let mut ia = bidx.clone();
+                    ia.extend([i, q]);
+                    let mut ib = bidx.clone();
+                    ib.extend([q, j]);
+                    acc += read(bufs, a, &ia) * read(bufs, b, &ib);
+                }
+                encode(*dtype, dtype.round(acc), &mut dst[pos * s..(pos + 1) * s]);
+                pos += 1;
+            }
+        }
+    }
 }
 
 fn encode(d: DType, v: f64, out: &mut [u8]) {
@@ -108,8 +168,28 @@ fn run(
             encode(d.dtype, t.get_f64(j), &mut bytes[j * s..(j + 1) * s]);
         }
     }
-    let ptrs: Vec<*mut u8> = bufs.iter_mut().map(|b| b.bytes().as_mut_ptr()).collect();
-    for (k, (f, lk)) in c.kernels.iter().enumerate() {
+    let mut ptrs: Vec<*mut u8> = bufs.iter_mut().map(|b| b.bytes().as_mut_ptr()).collect();
+    ptrs.push(std::ptr::null_mut());
+    // The epilogue scratch of the current gemm, kept alive while `ptrs` points into it.
+    let mut scratch: Option<Buf> = None;
+    for (k, compiled) in c.kernels.iter().enumerate() {
+        if let KernelKind::Gemm { dtype, out, .. } = &p.kernels[k].kind {
+            let od = &p.buffers[out.index()];
+            if od.dtype == *dtype {
+                let mut dst = vec![0u8; od.bytes()];
+                reference_gemm(p, k, &mut bufs, &mut dst);
+                bufs[out.index()].bytes().copy_from_slice(&dst);
+            } else {
+                let len = od.numel() * dtype.size_bytes();
+                let mut dst = vec![0u8; len];
+                reference_gemm(p, k, &mut bufs, &mut dst);
+                let s = scratch.insert(Buf(vec![0u64; len.div_ceil(8) + 1], len));
+                s.bytes().copy_from_slice(&dst);
+                let last = ptrs.len() - 1;
+                ptrs[last] = s.bytes().as_mut_ptr();
+            }
+        }
+        let Some((f, lk)) = compiled else { continue };
         let n = lk.parallel_extent as i64;
         let ranges = match split {
             Split::Whole => vec![(0, n)],
@@ -212,27 +292,21 @@ fn known_difference(g: &Graph) -> Option<&'static str> {
     }
 }
 
-fn has_gemm(p: &Program) -> bool {
-    p.kernels
-        .iter()
-        .any(|k| matches!(k.kind, KernelKind::Gemm { .. }))
-}
-
 /// Lowers `outputs` fused and eager; compares the native runs (whole and split) with the
-/// evaluator. Returns false when a program had a gemm and was skipped.
+/// evaluator. Returns whether a program had a gemm (its product computed by the test).
 fn check_with(
     g: &Graph,
     outputs: &[NodeId],
     feeds: &HashMap<String, HostTensor>,
     tol: Tol,
 ) -> Result<bool, String> {
-    let mut ran = false;
+    let mut gemm = false;
     for opts in [LowerOptions::default(), LowerOptions::eager()] {
         let p = lower(g, outputs, &opts).map_err(|e| format!("lower: {e}"))?;
-        if has_gemm(&p) {
-            continue;
-        }
-        ran = true;
+        gemm |= p
+            .kernels
+            .iter()
+            .any(|k| matches!(k.kind, KernelKind::Gemm { .. }));
         let c = compile(&p);
         let want = evaluate_program(&p, feeds);
         let whole = run(&c, &p, feeds, Split::Whole);
@@ -269,7 +343,7 @@ fn check_with(
             _ => return Err("split run disagrees on errors".into()),
         }
     }
-    Ok(ran)
+    Ok(gemm)
 }
 
 fn check(
@@ -362,7 +436,7 @@ fn loops_every_elementwise_op_dtype_and_size() {
             }
             let f = feeds(&g, n as u64 + 3, true);
             for &o in &outs {
-                assert!(check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}[{n}]: {e}")));
+                check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}[{n}]: {e}"));
                 kernels += 1;
             }
         }
@@ -409,6 +483,54 @@ fn loops_merged_axes_and_reductions_vectorise() {
         assert!(kernel_vectorises(&p, 0), "{axes:?}: {p}");
         let f = feeds(&g, 2, false);
         check(&g, &[r], &f).unwrap_or_else(|e| panic!("{axes:?}: {e}"));
+    }
+}
+
+/// Gemm epilogues (bias, relu, a cast that needs the scratch buffer), batched and transposed.
+#[test]
+fn loops_gemm_epilogues() {
+    for dtype in [DType::F32, DType::F64, DType::I64] {
+        for (batch, m, k, n) in [(vec![], 3, 4, 5), (vec![2], 5, 3, 17), (vec![], 1, 1, 1)] {
+            let mut g = Graph::new();
+            let mut ad = batch.clone();
+            ad.extend([m, k]);
+            let mut bd = batch.clone();
+            bd.extend([n, k]);
+            let mut od = batch.clone();
+            od.extend([m, n]);
+            let a = g.input("a", dtype, sh(&ad)).unwrap();
+            let bt = g.input("bt", dtype, sh(&bd)).unwrap();
+            let r = bd.len();
+            let mut perm: Vec<usize> = (0..r).collect();
+            perm.swap(r - 1, r - 2);
+            let b = g.permute(bt, &perm).unwrap();
+            let mm = g.matmul(a, b).unwrap();
+            let bias = g.input("bias", dtype, sh(&[n])).unwrap();
+            let bias = bcast(&mut g, bias, &od);
+            let y = g.binary(BinaryOp::Add, mm, bias).unwrap();
+            let zero = g.scalar(dtype, 0.0).unwrap();
+            let zero = bcast(&mut g, zero, &od);
+            let relu = g.binary(BinaryOp::Max, y, zero).unwrap();
+            let mm2 = g.matmul(a, b).unwrap();
+            let other = if dtype == DType::F64 {
+                DType::F32
+            } else {
+                DType::F64
+            };
+            let cast = g.cast(mm2, other).unwrap();
+            let f = feeds(&g, 4, false);
+            for o in [relu, cast] {
+                let p = lower(&g, &[o], &LowerOptions::default()).unwrap();
+                assert!(matches!(
+                    p.kernels[0].kind,
+                    KernelKind::Gemm {
+                        epilogue: Some(_),
+                        ..
+                    }
+                ));
+                assert!(check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}: {e}")));
+            }
+        }
     }
 }
 
@@ -662,14 +784,14 @@ fn loops_random_graphs_match_the_evaluator() {
         f32: (1e-4, 1e-5),
         f64: (1e-10, 1e-12),
     };
-    let (mut ran, mut skipped, mut excused) = (0, 0, 0);
+    let (mut plain, mut with_gemm, mut excused) = (0, 0, 0);
     let mut failures = Vec::new();
     for seed in 0..560 {
         let g = random_graph_from_seed(seed).unwrap();
         let f = feeds(&g, seed, true);
         match check_with(&g, g.outputs(), &f, tol) {
-            Ok(true) => ran += 1,
-            Ok(false) => skipped += 1,
+            Ok(true) => with_gemm += 1,
+            Ok(false) => plain += 1,
             Err(e) => match known_difference(&g) {
                 Some(why) => {
                     eprintln!(
@@ -682,7 +804,7 @@ fn loops_random_graphs_match_the_evaluator() {
             },
         }
     }
-    eprintln!("random graphs: {ran} ran, {skipped} skipped (gemm), {excused} excused");
+    eprintln!("random graphs: {plain} without gemm, {with_gemm} with, {excused} excused");
     assert!(excused <= 20, "{excused} excused differences");
     for f in &failures {
         eprintln!("FAIL {f}");
@@ -693,5 +815,8 @@ fn loops_random_graphs_match_the_evaluator() {
         failures.len(),
         failures[0]
     );
-    assert!(ran >= 300, "ran {ran}, skipped {skipped}");
+    assert!(
+        plain >= 300 && with_gemm >= 100,
+        "{plain} without gemm, {with_gemm} with"
+    );
 }

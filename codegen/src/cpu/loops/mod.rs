@@ -36,7 +36,7 @@
 //! # Differences from the evaluator
 //!
 //! Elementwise results are bit-identical to `kiln_ir::kernel::evaluate_program` except: integer
-//! add/sub/mul/neg/abs wrap where the evaluator saturates (only on overflow); transcendental
+//! add/sub/mul wrap where the evaluator saturates (only on overflow; neg and abs saturate); transcendental
 //! functions come from `cpu::math` (≤ 2 ulp in f32, see its table); `i64 -> f32` rounds once
 //! (the evaluator goes through f64). Sums accumulate in the output dtype with vector partial
 //! sums (the evaluator sums in f64 and rounds once), integer sums in i64.

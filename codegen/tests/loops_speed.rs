@@ -19,7 +19,7 @@ fn loops_speed_relu_affine_f32() {
     let shape = Shape::new(&[n]).unwrap();
     let mut g = Graph::new();
     let x = g.input("x", DType::F32, shape.clone()).unwrap();
-    let mut scalar = |g: &mut Graph, v: f64| {
+    let scalar = |g: &mut Graph, v: f64| {
         let s = g.scalar(DType::F32, v).unwrap();
         let s = g.reshape(s, Shape::new(&[1]).unwrap()).unwrap();
         g.expand(s, shape.clone()).unwrap()

@@ -299,6 +299,7 @@ fn splat(b: &mut FunctionBuilder, d: DType, x: Value, vty: Type) -> Value {
 
 /// Emits the per-point part at inner coordinate `j` (the first lane in vector mode) and returns
 /// the body's result. `acc` is [`InstKind::Acc`]'s value at this point when it is not uniform.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn emit_point(
     b: &mut FunctionBuilder,
     env: &mut Env,

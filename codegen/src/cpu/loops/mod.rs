@@ -21,7 +21,8 @@
 //!   kernel's index space, of an out-of-range gather/scatter index (nothing out of range is
 //!   read or written; the caller builds `IrError::Runtime` naming the kernel's node).
 //!
-//! Parallel extents: Elementwise: the product of all axes but the innermost (1 for rank 0);
+//! Parallel extents (of the canonical loop space: size-1 axes dropped, contiguous axes merged,
+//! see `canon.rs`): Elementwise: the product of all axes but the innermost (1 for rank 0);
 //! Reduce: the output elements (last axis reduced) or the output rows (last axis kept); ArgMax:
 //! the output elements; Gather: the index space's rows; ScatterAdd: 1 (serial).
 //!

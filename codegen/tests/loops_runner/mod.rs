@@ -228,6 +228,7 @@ pub const TIGHT: Tol = Tol {
     f64: (1e-12, 1e-300),
 };
 
+/// Exact for bool and integers, NaN matches NaN, floats within `abs + rel * max(|x|, |y|)`.
 pub fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String> {
     if got.dtype() != want.dtype() || got.shape() != want.shape() {
         return Err(format!(

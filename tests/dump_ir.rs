@@ -265,3 +265,48 @@ fn wrt_errors_exit_2() {
     let out = dump_ir(&["--stage", "fused", "--wrt", "w1", graph]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `--run` compiles each shipped graph (fused and eager, and the MLP's gradient) and checks it
+/// against the interpreter on seeded random inputs; a clean run exits 0 and reports every output.
+#[test]
+fn run_compares_compiled_code_with_the_interpreter() {
+    for graph in shipped_graphs() {
+        let g = graph.to_str().expect("utf-8 path");
+        for extra in [vec![], vec!["--eager"], vec!["--seed", "7"]] {
+            let mut args = vec!["--run", g];
+            args.extend(extra.iter().copied());
+            let out = dump_ir(&args);
+            let report = stdout(&out);
+            assert!(out.status.success(), "{args:?}: {report}{}", stderr(&out));
+            assert!(
+                report.contains("max abs err") && report.contains(" ok"),
+                "{report}"
+            );
+            assert!(report.contains("run time: compiled"), "{report}");
+        }
+    }
+    let out = dump_ir(&[
+        "--run",
+        "--wrt",
+        "w1,b1,w2,b2",
+        "examples/graphs/mlp_forward.kir",
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out).matches(" ok").count(),
+        5,
+        "the output and four gradients"
+    );
+    let out = dump_ir(&["--seed", "3", "examples/graphs/softmax.kir"]);
+    assert_eq!(out.status.code(), Some(2), "--seed without --run");
+}
+
+#[test]
+fn clif_lists_every_generated_function() {
+    let out = dump_ir(&["--clif", "examples/graphs/softmax.kir"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("; kernel ").count(), 3, "{text}");
+    assert_eq!(text.matches("function ").count(), 3);
+    assert!(text.contains("f32x4"), "the softmax kernels are vectorised");
+}

@@ -13,6 +13,9 @@
 //! graph's outputs to the kernel IR (`--eager`: fusion off) and print the fusion groups, the
 //! kernels or the memory plan.
 
+#[path = "support/run.rs"]
+mod run;
+
 use ir::{Graph, IrError};
 use kiln_ir as ir;
 use std::process::ExitCode;
@@ -29,6 +32,11 @@ options:
   --wrt NAME       (grad and later) differentiate the outputs with respect to this input or
                    parameter; repeat it or separate names with commas. Each output's seed is
                    ones, i.e. the gradient of its sum. The gradients are appended as outputs.
+  --run            compile with the CPU backend and run next to the interpreter on seeded random
+                   inputs; print each output's max abs/rel error and the run times; exit 1
+                   when an error exceeds its dtype's tolerance
+  --seed N         (--run) the seed of the random inputs (default 0)
+  --clif           print the CLIF the CPU backend generates for every kernel
   --eager          lower with fusion off (one kernel per primitive) (fused, kernels, plan)
   -h, --help       print this help
 ";
@@ -79,6 +87,14 @@ enum Format {
     Dot,
 }
 
+/// Beyond printing a stage: run it, or print its generated code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Print,
+    Run { seed: u64 },
+    Clif,
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 enum Command {
@@ -89,6 +105,7 @@ enum Command {
         format: Format,
         wrt: Vec<String>,
         eager: bool,
+        action: Action,
     },
 }
 
@@ -101,6 +118,9 @@ enum Failure {
     Input(String),
     /// The file cannot be read (exit 1).
     Io(String),
+    /// `--run` found an error beyond tolerance, or could not run (exit 1); the report goes to
+    /// stdout.
+    Check(String),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +141,10 @@ fn main() -> ExitCode {
             eprintln!("dump-ir: {msg}");
             ExitCode::from(1)
         }
+        Err(Failure::Check(report)) => {
+            print!("{report}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -133,8 +157,21 @@ fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
             format,
             wrt,
             eager,
+            action,
         } => {
             let graph = load(&file)?;
+            match action {
+                Action::Print => {}
+                Action::Run { seed } => {
+                    let graph = optimized(differentiate(graph, &wrt)?)?;
+                    return run::run(&graph, eager, seed).map_err(Failure::Check);
+                }
+                Action::Clif => {
+                    let program = lower(optimized(differentiate(graph, &wrt)?)?, eager)?;
+                    return kiln_codegen::cpu::clif_listing(&program)
+                        .map_err(|e| Failure::Input(format!("codegen: {e}")));
+                }
+            }
             match apply_stage(stage, graph, &wrt, eager)? {
                 Staged::Graph(graph) => Ok(match format {
                     Format::Text => format!("{graph}{}", summary(&graph)),
@@ -158,6 +195,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
     let mut format = Format::Text;
     let mut wrt = Vec::new();
     let mut eager = false;
+    let mut action = Action::Print;
+    let mut seed = None;
     let mut args = args.peekable();
     let mut only_files = false;
     while let Some(arg) = args.next() {
@@ -170,6 +209,18 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         match flag.as_str() {
             "-h" | "--help" if !only_files => return Ok(Command::Help),
             "--dot" if !only_files && inline.is_none() => format = Format::Dot,
+            "--run" if !only_files && inline.is_none() => action = Action::Run { seed: 0 },
+            "--clif" if !only_files && inline.is_none() => action = Action::Clif,
+            "--seed" if !only_files => {
+                let v = inline.or_else(|| args.next());
+                seed = Some(
+                    v.as_deref()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            Failure::Usage("--seed needs a non-negative integer".into())
+                        })?,
+                );
+            }
             "--eager" if !only_files && inline.is_none() => eager = true,
             "--stage" if !only_files => {
                 let name = match inline.or_else(|| args.next()) {
@@ -208,10 +259,20 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         }
     }
     let file = file.ok_or_else(|| Failure::Usage("no input file".into()))?;
-    if !wrt.is_empty() && stage == Stage::Ir {
+    if !wrt.is_empty() && stage == Stage::Ir && action == Action::Print {
         return Err(Failure::Usage(
-            "--wrt is only meaningful with a --stage after ir".into(),
+            "--wrt is only meaningful with a --stage after ir, --run or --clif".into(),
         ));
+    }
+    if let Some(s) = seed {
+        match &mut action {
+            Action::Run { seed } => *seed = s,
+            Action::Print | Action::Clif => {
+                return Err(Failure::Usage(
+                    "--seed is only meaningful with --run".into(),
+                ))
+            }
+        }
     }
     Ok(Command::Dump {
         file,
@@ -219,6 +280,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
         format,
         wrt,
         eager,
+        action,
     })
 }
 
@@ -244,29 +306,32 @@ enum Staged {
 /// Runs the pipeline up to `stage`. Adding a stage is adding its arm.
 fn apply_stage(stage: Stage, graph: Graph, wrt: &[String], eager: bool) -> Result<Staged, Failure> {
     // The pipeline: grad (when --wrt names leaves) -> opt -> fuse/lower -> plan.
-    let optimized = |graph: Graph| -> Result<Graph, Failure> {
-        let mut graph = differentiate(graph, wrt)?;
-        ir::passes::optimize(&mut graph).map_err(|e| Failure::Input(format!("opt: {e}")))?;
-        Ok(graph)
-    };
-    let lowered = |graph: Graph| {
-        let graph = optimized(graph)?;
-        let options = if eager {
-            ir::kernel::LowerOptions::eager()
-        } else {
-            ir::kernel::LowerOptions::default()
-        };
-        ir::kernel::lower(&graph, graph.outputs(), &options)
-            .map_err(|e| Failure::Input(format!("lowering failed: {e}")))
-    };
+    let lowered = |graph: Graph| lower(optimized(differentiate(graph, wrt)?)?, eager);
     match stage {
         Stage::Ir => Ok(Staged::Graph(graph)),
         Stage::Grad => Ok(Staged::Graph(differentiate(graph, wrt)?)),
-        Stage::Opt => Ok(Staged::Graph(optimized(graph)?)),
+        Stage::Opt => Ok(Staged::Graph(optimized(differentiate(graph, wrt)?)?)),
         Stage::Fused => Ok(Staged::Text(lowered(graph)?.groups_text())),
         Stage::Kernels => Ok(Staged::Text(lowered(graph)?.to_string())),
         Stage::Plan => Ok(Staged::Text(lowered(graph)?.plan_text())),
     }
+}
+
+/// The optimisation passes (`--stage opt`).
+fn optimized(mut graph: Graph) -> Result<Graph, Failure> {
+    ir::passes::optimize(&mut graph).map_err(|e| Failure::Input(format!("opt: {e}")))?;
+    Ok(graph)
+}
+
+/// Fusion and lowering to kernel IR, with its memory plan.
+fn lower(graph: Graph, eager: bool) -> Result<ir::kernel::Program, Failure> {
+    let options = if eager {
+        ir::kernel::LowerOptions::eager()
+    } else {
+        ir::kernel::LowerOptions::default()
+    };
+    ir::kernel::lower(&graph, graph.outputs(), &options)
+        .map_err(|e| Failure::Input(format!("lowering failed: {e}")))
 }
 
 /// Appends the gradients of the outputs (seeded with ones) with respect to the named inputs or

@@ -20,9 +20,11 @@ pub mod exec;
 pub mod gemm;
 pub mod jit;
 pub mod kernels;
+pub mod listing;
 pub mod loops;
 pub mod math;
 
 pub use backend::CpuBackend;
 pub use exec::CpuExecutable;
 pub use jit::{Jit, JitConfig};
+pub use listing::clif_listing;

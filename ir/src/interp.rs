@@ -254,7 +254,7 @@ fn random(dist: Distribution, seed: u64, numel: usize) -> Vec<f64> {
 }
 
 /// `1.0` for true, `0.0` for false: how `bool` values are held.
-fn truth(b: bool) -> f64 {
+pub(crate) fn truth(b: bool) -> f64 {
     if b {
         1.0
     } else {
@@ -321,7 +321,7 @@ fn unary(op: UnaryOp, x: &Value) -> Vec<f64> {
     x.data.iter().map(|&v| unary_scalar(op, v)).collect()
 }
 
-fn unary_scalar(op: UnaryOp, x: f64) -> f64 {
+pub(crate) fn unary_scalar(op: UnaryOp, x: f64) -> f64 {
     match op {
         UnaryOp::Neg => -x,
         UnaryOp::Exp => x.exp(),
@@ -345,7 +345,7 @@ fn binary(op: BinaryOp, a: &Value, b: &Value) -> Vec<f64> {
         .collect()
 }
 
-fn binary_scalar(op: BinaryOp, x: f64, y: f64) -> f64 {
+pub(crate) fn binary_scalar(op: BinaryOp, x: f64, y: f64) -> f64 {
     match op {
         BinaryOp::Add => x + y,
         BinaryOp::Sub => x - y,
@@ -366,7 +366,7 @@ fn binary_scalar(op: BinaryOp, x: f64, y: f64) -> f64 {
 }
 
 /// `max(x, y)`, NaN if either is NaN (`torch.maximum`; `f64::max` would drop the NaN).
-fn nan_max(x: f64, y: f64) -> f64 {
+pub(crate) fn nan_max(x: f64, y: f64) -> f64 {
     if x.is_nan() || y.is_nan() {
         f64::NAN
     } else {
@@ -375,7 +375,7 @@ fn nan_max(x: f64, y: f64) -> f64 {
 }
 
 /// `min(x, y)`, NaN if either is NaN (`torch.minimum`).
-fn nan_min(x: f64, y: f64) -> f64 {
+pub(crate) fn nan_min(x: f64, y: f64) -> f64 {
     if x.is_nan() || y.is_nan() {
         f64::NAN
     } else {

@@ -18,7 +18,7 @@
 use super::{Body, BufferId, BufferKind, InstKind, KernelKind, Program, View};
 use crate::dtype::DType;
 use crate::error::{IrError, Result};
-use crate::op::{BinaryOp, Distribution, ReduceOp, UnaryOp};
+use crate::op::{Distribution, ReduceOp};
 use crate::philox::{philox_normal, philox_uniform};
 use crate::tensor::HostTensor;
 use std::collections::HashMap;
@@ -198,64 +198,9 @@ fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize]) -> Result<()>) -> 
     }
 }
 
-fn truth(b: bool) -> f64 {
-    if b {
-        1.0
-    } else {
-        0.0
-    }
-}
-
-fn nan_max(x: f64, y: f64) -> f64 {
-    if x.is_nan() || y.is_nan() {
-        f64::NAN
-    } else {
-        x.max(y)
-    }
-}
-
-fn nan_min(x: f64, y: f64) -> f64 {
-    if x.is_nan() || y.is_nan() {
-        f64::NAN
-    } else {
-        x.min(y)
-    }
-}
-
-fn unary(op: UnaryOp, x: f64) -> f64 {
-    match op {
-        UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Recip => 1.0 / x,
-        UnaryOp::Abs => x.abs(),
-        UnaryOp::Not => truth(x == 0.0),
-    }
-}
-
-fn binary(op: BinaryOp, x: f64, y: f64) -> f64 {
-    match op {
-        BinaryOp::Add => x + y,
-        BinaryOp::Sub => x - y,
-        BinaryOp::Mul => x * y,
-        BinaryOp::Div => x / y,
-        BinaryOp::Max => nan_max(x, y),
-        BinaryOp::Min => nan_min(x, y),
-        BinaryOp::Pow => x.powf(y),
-        BinaryOp::Eq => truth(x == y),
-        BinaryOp::Ne => truth(x != y),
-        BinaryOp::Lt => truth(x < y),
-        BinaryOp::Le => truth(x <= y),
-        BinaryOp::Gt => truth(x > y),
-        BinaryOp::Ge => truth(x >= y),
-        BinaryOp::And => truth(x != 0.0 && y != 0.0),
-        BinaryOp::Or => truth(x != 0.0 || y != 0.0),
-    }
-}
+// The scalar semantics of every op are the graph interpreter's: one definition for both
+// oracles.
+use crate::interp::{binary_scalar as binary, nan_max, truth, unary_scalar as unary};
 
 /// The body's value at `idx`; `acc` is the value of [`InstKind::Acc`].
 fn run_body(

@@ -166,6 +166,13 @@ fn known_difference(g: &Graph) -> Option<&'static str> {
             }
             // A pad of an integer tensor with a huge fill (from +-inf): abs/neg of i64::MIN.
             Op::Pad { value, .. } => big_int |= n.dtype().is_int() && value.abs() > 1e4,
+            // An empty integer max is the dtype's minimum: neg/abs of it overflows.
+            Op::Reduce { .. } => {
+                big_int |= n.dtype().is_int()
+                    && g.operands(id)
+                        .iter()
+                        .any(|&o| g.node(o).unwrap().shape().numel() == 0)
+            }
             Op::Unary(UnaryOp::Sin | UnaryOp::Cos) => trig = true,
             _ => {}
         }

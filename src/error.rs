@@ -12,6 +12,9 @@ pub enum Error {
     /// An error from the graph IR: a type rule, a malformed `.kir` file, a feed, an evaluation.
     #[error(transparent)]
     Ir(#[from] IrError),
+    /// A backend failed to compile or run a program.
+    #[error(transparent)]
+    Codegen(#[from] kiln_codegen::CodegenError),
     /// Misuse of the API, naming the call.
     #[error("{op}: {msg}")]
     Api {

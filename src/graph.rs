@@ -10,13 +10,15 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 /// Where a graph is evaluated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Device {
     /// The reference interpreter (f64 arithmetic, rounded per node): slow, and the oracle that
     /// the compiled backends are tested against.
-    #[default]
     Interpreter,
+    /// Native code for this machine's CPU, compiled by Cranelift (the default).
+    #[default]
+    Cpu,
 }
 
 pub(crate) struct GraphState {
@@ -24,6 +26,10 @@ pub(crate) struct GraphState {
     /// Current values of `param` nodes, by name.
     pub(crate) params: HashMap<String, HostTensor>,
     pub(crate) device: Device,
+    /// Fusion off (eager mode) for compiled devices.
+    pub(crate) eager: bool,
+    /// Compiled executables by (output ids, eager, device).
+    pub(crate) executables: HashMap<(Vec<NodeId>, bool, Device), Rc<crate::compile::Executable>>,
     /// Leaves whose gradients `backward` accumulates (parameters, by default).
     pub(crate) requires_grad: HashSet<NodeId>,
     /// Accumulated gradients of leaves (`x.grad()`).
@@ -56,6 +62,8 @@ impl Graph {
             ir: kiln_ir::Graph::new(),
             params: HashMap::new(),
             device: Device::default(),
+            eager: false,
+            executables: HashMap::new(),
             requires_grad: HashSet::new(),
             grads: HashMap::new(),
             stopped: HashSet::new(),
@@ -72,6 +80,20 @@ impl Graph {
     /// Chooses the device that evaluates this graph.
     pub fn set_device(&self, device: Device) {
         self.0.borrow_mut().device = device;
+    }
+
+    /// Turns fusion off (`true`: one kernel per primitive, PyTorch eager's model) or on.
+    pub fn set_eager(&self, eager: bool) {
+        self.0.borrow_mut().eager = eager;
+    }
+
+    /// The options evaluations of this graph compile with.
+    pub fn compile_options(&self) -> crate::compile::CompileOptions {
+        let st = self.state();
+        crate::compile::CompileOptions {
+            device: st.device,
+            eager: st.eager,
+        }
     }
 
     pub(crate) fn state(&self) -> Ref<'_, GraphState> {
@@ -260,6 +282,31 @@ impl Graph {
         })
     }
 
+    /// `torch.full_like(t, value)`: `t`'s shape and dtype.
+    pub fn full_like(&self, t: &Tensor, value: f64) -> Result<Tensor> {
+        self.full(&t.dims(), value, t.dtype())
+    }
+
+    /// `torch.zeros_like(t)`.
+    pub fn zeros_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.full_like(t, 0.0)
+    }
+
+    /// `torch.ones_like(t)`.
+    pub fn ones_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.full_like(t, 1.0)
+    }
+
+    /// `torch.rand_like(t)` (drawn now from the global generator; `t` must be a float tensor).
+    pub fn rand_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.rand(&t.dims())?.to_dtype(float_like(t)?)
+    }
+
+    /// `torch.randn_like(t)` (drawn now from the global generator; `t` must be a float tensor).
+    pub fn randn_like(&self, t: &Tensor) -> Result<Tensor> {
+        self.randn(&t.dims())?.to_dtype(float_like(t)?)
+    }
+
     /// `torch.zeros(shape)` (`f32`).
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor> {
         self.full(shape, 0.0, DType::F32)
@@ -351,26 +398,23 @@ impl Graph {
                 ));
             }
         }
-        let st = self.state();
-        let mut all: HashMap<String, HostTensor> = st.params.clone();
-        all.extend(st.bound.iter().map(|(k, v)| (k.clone(), v.clone())));
-        for (name, value) in feeds {
-            if st.params.contains_key(*name) {
-                return Err(Error::api(
-                    "eval",
-                    format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
-                ));
-            }
-            all.insert((*name).to_string(), (*value).clone());
-        }
         let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
-        match st.device {
-            Device::Interpreter => Ok(kiln_ir::interp::evaluate(&st.ir, &ids, &all)?),
-        }
+        self.executable_for(&ids)?.run(feeds)
     }
 
     /// Number of nodes built so far.
     pub fn node_count(&self) -> usize {
         self.state().ir.len()
+    }
+}
+
+fn float_like(t: &Tensor) -> Result<DType> {
+    if t.dtype().is_float() {
+        Ok(t.dtype())
+    } else {
+        Err(Error::api(
+            "rand_like",
+            format!("expects a floating-point tensor, got {}", t.dtype()),
+        ))
     }
 }

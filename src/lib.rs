@@ -17,7 +17,9 @@
 #![deny(missing_docs)]
 
 mod autograd;
+mod compile;
 pub mod data;
+pub mod datasets;
 mod error;
 mod graph;
 pub mod linalg;
@@ -29,6 +31,7 @@ pub mod random;
 mod tensor;
 
 pub use autograd::{grad, no_grad};
+pub use compile::{clear_compile_cache, compile, CompileOptions, Executable};
 pub use error::{Error, Result};
 pub use graph::{Device, Graph};
 pub use kiln_ir as ir;

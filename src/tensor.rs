@@ -98,6 +98,25 @@ impl Tensor {
         Ok(self.to_host()?.to_f64_vec())
     }
 
+    /// `p.data = value` for a parameter (or a leaf made one by `requires_grad_`): replaces its
+    /// value (same dtype and shape); later evaluations see the new value.
+    pub fn set_data(&self, value: HostTensor) -> Result<()> {
+        let name = match &self.graph.state().ir.node(self.id)?.op {
+            kiln_ir::Op::Parameter { name } => name.clone(),
+            other => {
+                return Err(Error::api(
+                    "set_data",
+                    format!(
+                        "{} is a {} node; only parameters hold data",
+                        self.id,
+                        other.name()
+                    ),
+                ))
+            }
+        };
+        self.graph.set_parameter(&name, value)
+    }
+
     pub(crate) fn check_same_graph(&self, other: &Tensor, op: &'static str) -> Result<()> {
         if self.graph.same_as(&other.graph) {
             Ok(())

@@ -262,6 +262,16 @@ fn creation() -> Result<()> {
         .set_parameter("w", HostTensor::from(vec![3.0f32]))
         .is_err());
     assert!(g.parameter("w", [0.0f32]).is_err());
+    let like = g.full_like(&g.tensor([[1i32, 2]])?, 5.0)?;
+    assert_eq!((like.dims(), like.dtype()), (vec![1, 2], DType::I32));
+    assert_eq!(f32s(&g.zeros_like(&p)?), vec![0.0, 0.0]);
+    assert_eq!(f32s(&g.ones_like(&p)?), vec![1.0, 1.0]);
+    assert_eq!(g.randn_like(&p)?.dims(), vec![2]);
+    assert!(g.rand_like(&g.tensor([1i64])?).is_err());
+    // Element counts that overflow usize are errors, not panics or huge allocations.
+    assert!(g.zeros(&[usize::MAX, 2]).is_err());
+    assert!(g.input("big", DType::F32, &[1 << 40, 1 << 30]).is_err());
+    assert!(g.zeros(&[1; 9]).is_err(), "rank 9 exceeds the maximum");
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use kiln::nn::loss::{self, Reduction};
 use kiln::nn::{Linear, Module, Sequential, Sigmoid};
 use kiln::optim::{Adam, Optimizer, Sgd, TrainStep};
-use kiln::{manual_seed, DType, Graph, HostTensor, Result};
+use kiln::{manual_seed, DType, Graph, HostTensor, Result, Tensor};
 use std::sync::Mutex;
 
 /// Tests that draw from the process-global generator take this lock so their draws do not
@@ -208,5 +208,178 @@ fn train_step_equals_backward_then_step() -> Result<()> {
     for (x, y) in a.iter().zip(&b) {
         assert!(close(*x, *y, 1e-12), "{a:?} vs {b:?}");
     }
+    Ok(())
+}
+
+/// Direct convolution by loops, the reference for `Conv2d`.
+fn conv_reference(
+    x: &[f64],
+    (n, c, h, w): (usize, usize, usize, usize),
+    wt: &[f64],
+    bias: &[f64],
+    o: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> Vec<f64> {
+    let (oh, ow) = (
+        (h + 2 * pad - k) / stride + 1,
+        (w + 2 * pad - k) / stride + 1,
+    );
+    let mut out = vec![0.0; n * o * oh * ow];
+    for b in 0..n {
+        for oc in 0..o {
+            for y in 0..oh {
+                for z in 0..ow {
+                    let mut acc = bias[oc];
+                    for ic in 0..c {
+                        for i in 0..k {
+                            for j in 0..k {
+                                let (yy, zz) = (
+                                    (y * stride + i) as isize - pad as isize,
+                                    (z * stride + j) as isize - pad as isize,
+                                );
+                                if yy >= 0 && zz >= 0 && (yy as usize) < h && (zz as usize) < w {
+                                    acc += x[((b * c + ic) * h + yy as usize) * w + zz as usize]
+                                        * wt[((oc * c + ic) * k + i) * k + j];
+                                }
+                            }
+                        }
+                    }
+                    out[((b * o + oc) * oh + y) * ow + z] = acc;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn conv2d_and_maxpool_match_direct_loops() -> Result<()> {
+    use kiln::nn::{Conv2d, MaxPool2d};
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    manual_seed(3);
+    for (stride, pad) in [(1, 0), (1, 1), (2, 1)] {
+        let g = Graph::new();
+        let conv = Conv2d::new(&g, "c", 2, 3, 3, stride, pad)?;
+        let x = g.randn(&[2, 2, 7, 6])?;
+        let got = conv.forward(&x)?.to_vec_f64()?;
+        let want = conv_reference(
+            &x.to_vec_f64()?,
+            (2, 2, 7, 6),
+            &g.parameter_value("c.weight")?.to_f64_vec(),
+            &g.parameter_value("c.bias")?.to_f64_vec(),
+            3,
+            3,
+            stride,
+            pad,
+        );
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(&want) {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "stride {stride} pad {pad}: {a} vs {b}"
+            );
+        }
+    }
+    let g = Graph::new();
+    let x = g
+        .tensor(
+            (0..2 * 5 * 4)
+                .map(|v| ((v * 7) % 11) as f32)
+                .collect::<Vec<_>>(),
+        )?
+        .reshape(&[1, 2, 5, 4])?;
+    let pooled = MaxPool2d::new(2)?.forward(&x)?;
+    assert_eq!(pooled.dims(), vec![1, 2, 2, 2]);
+    let xv = x.to_vec_f64()?;
+    let at = |c: usize, i: usize, j: usize| xv[(c * 5 + i) * 4 + j];
+    let want: Vec<f64> = (0..2)
+        .flat_map(|c| (0..2).flat_map(move |i| (0..2).map(move |j| (c, i, j))))
+        .map(|(c, i, j)| {
+            at(c, 2 * i, 2 * j)
+                .max(at(c, 2 * i + 1, 2 * j))
+                .max(at(c, 2 * i, 2 * j + 1))
+                .max(at(c, 2 * i + 1, 2 * j + 1))
+        })
+        .collect();
+    assert_eq!(pooled.to_vec_f64()?, want);
+    assert!(Conv2d::new(&g, "bad", 1, 1, 0, 1, 0).is_err());
+    let conv = Conv2d::new(&g, "c1", 1, 1, 3, 1, 0)?;
+    assert!(
+        conv.forward(&g.zeros(&[1, 2, 5, 5])?).is_err(),
+        "wrong channel count"
+    );
+    Ok(())
+}
+
+#[test]
+fn state_dict_round_trips_through_safetensors() -> Result<()> {
+    let _lock = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("kiln-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| kiln::Error::api("test", e.to_string()))?;
+    let path = dir.join("model.safetensors");
+    manual_seed(1);
+    let g = Graph::new();
+    let a = Sequential::new().add(Linear::new(&g, "fc", 3, 2, true)?);
+    kiln::nn::save(&a, &path)?;
+    let g2 = Graph::new();
+    let b = Sequential::new().add(Linear::new(&g2, "fc", 3, 2, true)?);
+    assert_ne!(kiln::nn::state_dict(&b)?, kiln::nn::state_dict(&a)?);
+    kiln::nn::load(&b, &path)?;
+    assert_eq!(kiln::nn::state_dict(&b)?, kiln::nn::state_dict(&a)?);
+    // Strict: a module with other names or shapes is refused and left unchanged.
+    let c = Sequential::new().add(Linear::new(&g2, "other", 3, 2, true)?);
+    let before = kiln::nn::state_dict(&c)?;
+    let err = kiln::nn::load(&c, &path).unwrap_err();
+    assert!(err.to_string().contains("missing keys"), "{err}");
+    assert_eq!(kiln::nn::state_dict(&c)?, before);
+    let g3 = Graph::new();
+    let d = Sequential::new().add(Linear::new(&g3, "fc", 4, 2, true)?);
+    assert!(kiln::nn::load(&d, &path)
+        .unwrap_err()
+        .to_string()
+        .contains("fc.weight"));
+    assert!(kiln::nn::load(&d, dir.join("nope.safetensors")).is_err());
+    std::fs::remove_dir_all(&dir).map_err(|e| kiln::Error::api("test", e.to_string()))?;
+    Ok(())
+}
+
+#[test]
+fn graph_inverse_and_its_gradient() -> Result<()> {
+    let g = Graph::new();
+    // Needs pivoting: a zero in the top-left corner.
+    let a_host = HostTensor::from_f64(
+        DType::F64,
+        kiln::Shape::new(&[3, 3])?,
+        &[0.0, 2.0, 1.0, 1.0, 1.0, 0.0, 3.0, 0.5, 2.0],
+    )?;
+    let a = g.parameter("a", a_host.clone())?;
+    let inv = a.inverse()?;
+    let want = kiln::linalg::inverse(&a_host)?;
+    assert!(
+        inv.to_host()?.allclose(&want, 1e-12, 1e-12),
+        "{} vs {want}",
+        inv.to_host()?
+    );
+    // d/dA sum(W * inv(A)) = -inv^T W inv^T.
+    let w_host = HostTensor::from_f64(
+        DType::F64,
+        kiln::Shape::new(&[3, 3])?,
+        &[1.0, -2.0, 0.5, 3.0, 0.0, 1.0, -1.0, 2.0, 4.0],
+    )?;
+    let w = g.tensor(w_host)?;
+    (&w * &inv)?.sum_all()?.backward()?;
+    let inv_t = g.tensor(want)?.t()?;
+    let expected = inv_t.matmul(&w)?.matmul(&inv_t)?.neg()?.to_host()?;
+    let got = a.grad().expect("gradient reached a");
+    assert!(got.allclose(&expected, 1e-10, 1e-10), "{got} vs {expected}");
+    // Batched, and seed 001's matrix.
+    let m = g.tensor([1.0f32, 2.0, 3.0, 4.0])?.diag()?;
+    let both = Tensor::stack(&[&m, &(&m * 2.0)?], 0)?.inverse()?;
+    let v = both.to_vec_f64()?;
+    assert!((v[10] - 1.0 / 3.0).abs() < 1e-6 && (v[16 + 10] - 1.0 / 6.0).abs() < 1e-6);
+    assert!(g.zeros(&[2, 3])?.inverse().is_err());
+    assert!(g.tensor([[1i64]])?.inverse().is_err());
     Ok(())
 }

@@ -3,180 +3,22 @@
 //! strided slice, pad, concat), reductions, argmax, gather/scatter with bad indices, random, and
 //! random graphs, each lowered fused and eager. A tiny test-only runner allocates every buffer,
 //! runs each kernel over its whole range and again split into three ranges (run last-first), and
-//! the two runs must agree bit for bit. Programs with gemm kernels are skipped here.
+//! the two runs must agree bit for bit. For gemm kernels the runner computes the product itself
+//! (in f64, rounded once) and runs the compiled epilogue on it, in place or from the scratch
+//! buffer when the output's dtype differs.
 
 use std::collections::HashMap;
 
-use kiln_codegen::cpu::loops::{compile_loop_kernel, kernel_vectorises, LoopKernel};
-use kiln_codegen::cpu::Jit;
-use kiln_ir::kernel::{evaluate_program, lower, BufferKind, KernelKind, LowerOptions, Program};
+mod loops_runner;
+
+use kiln_codegen::cpu::loops::kernel_vectorises;
+use kiln_ir::kernel::{evaluate_program, lower, KernelKind, LowerOptions};
 use kiln_ir::testing::random_graph_from_seed;
 use kiln_ir::{
     BinaryOp, DType, Distribution, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape,
     SliceRange, TensorType, UnaryOp,
 };
-
-type KernelFn = extern "C" fn(*const *mut u8, i64, i64) -> i64;
-
-/// A compiled program: the JIT (which owns the code) and one function per kernel.
-struct Compiled {
-    _jit: Jit,
-    kernels: Vec<(KernelFn, LoopKernel)>,
-}
-
-fn compile(p: &Program) -> Compiled {
-    let mut jit = Jit::new().expect("host ISA");
-    let mut ids = Vec::new();
-    for k in 0..p.kernels.len() {
-        let lk = compile_loop_kernel(&mut jit, p, k, &format!("k{k}"))
-            .unwrap_or_else(|e| panic!("kernel {k}: {e}\n{p}"));
-        ids.push(lk);
-    }
-    jit.finalize().expect("finalize");
-    let kernels = ids
-        .into_iter()
-        .map(|lk| {
-            let ptr = jit.function_ptr(lk.func).expect("finalized");
-            // SAFETY: every loop kernel is defined with the signature
-            // (ptr, i64, i64) -> i64 in the host's C calling convention.
-            let f: KernelFn = unsafe { std::mem::transmute(ptr) };
-            (f, lk)
-        })
-        .collect();
-    Compiled { _jit: jit, kernels }
-}
-
-fn encode(d: DType, v: f64, out: &mut [u8]) {
-    match d {
-        DType::Bool => out[0] = u8::from(v != 0.0),
-        DType::I32 => out.copy_from_slice(&(v as i32).to_le_bytes()),
-        DType::I64 => out.copy_from_slice(&(v as i64).to_le_bytes()),
-        DType::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
-        DType::F64 => out.copy_from_slice(&v.to_le_bytes()),
-    }
-}
-
-fn decode(d: DType, b: &[u8]) -> f64 {
-    match d {
-        DType::Bool => f64::from(b[0]),
-        DType::I32 => f64::from(i32::from_le_bytes(b.try_into().unwrap())),
-        DType::I64 => i64::from_le_bytes(b.try_into().unwrap()) as f64,
-        DType::F32 => f64::from(f32::from_le_bytes(b.try_into().unwrap())),
-        DType::F64 => f64::from_le_bytes(b.try_into().unwrap()),
-    }
-}
-
-/// 8-byte aligned storage of `bytes` bytes.
-struct Buf(Vec<u64>, usize);
-
-impl Buf {
-    fn bytes(&mut self) -> &mut [u8] {
-        let n = self.1;
-        // SAFETY: the Vec<u64> holds at least n bytes; u8 has no alignment or validity needs.
-        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), n) }
-    }
-}
-
-/// How each kernel's range is covered.
-#[derive(Clone, Copy)]
-enum Split {
-    Whole,
-    ThreeReversed,
-}
-
-/// Runs `p` natively. `Err((kernel, code))` for a nonzero return.
-fn run(
-    c: &Compiled,
-    p: &Program,
-    feeds: &HashMap<String, HostTensor>,
-    split: Split,
-) -> Result<Vec<HostTensor>, (usize, i64)> {
-    let mut bufs: Vec<Buf> = p
-        .buffers
-        .iter()
-        .map(|d| Buf(vec![0u64; d.bytes().div_ceil(8) + 1], d.bytes()))
-        .collect();
-    for (i, d) in p.buffers.iter().enumerate() {
-        let t = match &d.kind {
-            BufferKind::Input(n) | BufferKind::Param(n) => feeds.get(n).expect("feed"),
-            BufferKind::Const(t) => t,
-            BufferKind::Temp | BufferKind::Output(_) => continue,
-        };
-        let s = d.dtype.size_bytes();
-        let bytes = bufs[i].bytes();
-        for j in 0..t.numel() {
-            encode(d.dtype, t.get_f64(j), &mut bytes[j * s..(j + 1) * s]);
-        }
-    }
-    let ptrs: Vec<*mut u8> = bufs.iter_mut().map(|b| b.bytes().as_mut_ptr()).collect();
-    for (k, (f, lk)) in c.kernels.iter().enumerate() {
-        let n = lk.parallel_extent as i64;
-        let ranges = match split {
-            Split::Whole => vec![(0, n)],
-            Split::ThreeReversed => {
-                let (a, b) = (n / 3, 2 * n / 3);
-                vec![(b, n), (a, b), (0, a)]
-            }
-        };
-        for (lo, hi) in ranges {
-            let code = f(ptrs.as_ptr(), lo, hi);
-            if code != 0 {
-                return Err((k, code));
-            }
-        }
-    }
-    Ok(p.outputs
-        .iter()
-        .map(|&o| {
-            let d = &p.buffers[o.index()];
-            let s = d.dtype.size_bytes();
-            let bytes = bufs[o.index()].bytes();
-            let v: Vec<f64> = (0..d.numel())
-                .map(|j| decode(d.dtype, &bytes[j * s..(j + 1) * s]))
-                .collect();
-            HostTensor::from_f64(d.dtype, d.shape.clone(), &v).unwrap()
-        })
-        .collect())
-}
-
-/// Relative and absolute tolerance for f32 and f64.
-#[derive(Clone, Copy)]
-struct Tol {
-    f32: (f64, f64),
-    f64: (f64, f64),
-}
-
-const TIGHT: Tol = Tol {
-    f32: (1e-5, 1e-6),
-    f64: (1e-12, 1e-300),
-};
-
-fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String> {
-    if got.dtype() != want.dtype() || got.shape() != want.shape() {
-        return Err(format!(
-            "type {}{} vs {}{}",
-            got.dtype(),
-            got.shape(),
-            want.dtype(),
-            want.shape()
-        ));
-    }
-    let (rel, abs) = match got.dtype() {
-        DType::F32 => tol.f32,
-        DType::F64 => tol.f64,
-        DType::Bool | DType::I32 | DType::I64 => (0.0, 0.0),
-    };
-    for i in 0..got.numel() {
-        let (x, y) = (got.get_f64(i), want.get_f64(i));
-        let ok = x == y
-            || (x.is_nan() && y.is_nan())
-            || (x - y).abs() <= abs + rel * x.abs().max(y.abs());
-        if !ok {
-            return Err(format!("element {i}: got {x}, want {y}"));
-        }
-    }
-    Ok(())
-}
+use loops_runner::{compile, run, same, Split, Tol, TIGHT};
 
 /// Why a random program may legitimately differ from the evaluator: integer overflow (native
 /// code wraps, the evaluator saturates) or sin/cos beyond the documented argument range of
@@ -212,27 +54,21 @@ fn known_difference(g: &Graph) -> Option<&'static str> {
     }
 }
 
-fn has_gemm(p: &Program) -> bool {
-    p.kernels
-        .iter()
-        .any(|k| matches!(k.kind, KernelKind::Gemm { .. }))
-}
-
 /// Lowers `outputs` fused and eager; compares the native runs (whole and split) with the
-/// evaluator. Returns false when a program had a gemm and was skipped.
+/// evaluator. Returns whether a program had a gemm (its product computed by the test).
 fn check_with(
     g: &Graph,
     outputs: &[NodeId],
     feeds: &HashMap<String, HostTensor>,
     tol: Tol,
 ) -> Result<bool, String> {
-    let mut ran = false;
+    let mut gemm = false;
     for opts in [LowerOptions::default(), LowerOptions::eager()] {
         let p = lower(g, outputs, &opts).map_err(|e| format!("lower: {e}"))?;
-        if has_gemm(&p) {
-            continue;
-        }
-        ran = true;
+        gemm |= p
+            .kernels
+            .iter()
+            .any(|k| matches!(k.kind, KernelKind::Gemm { .. }));
         let c = compile(&p);
         let want = evaluate_program(&p, feeds);
         let whole = run(&c, &p, feeds, Split::Whole);
@@ -269,7 +105,7 @@ fn check_with(
             _ => return Err("split run disagrees on errors".into()),
         }
     }
-    Ok(ran)
+    Ok(gemm)
 }
 
 fn check(
@@ -294,7 +130,7 @@ fn feed_for(dtype: DType, shape: &Shape, seed: u64, specials: bool) -> HostTenso
                 DType::Bool => f64::from(u8::from(r < 0.5)),
                 DType::I32 | DType::I64 => (r * 21.0).floor() - 10.0,
                 DType::F32 | DType::F64 => {
-                    if specials && s % 61 == 0 {
+                    if specials && s.is_multiple_of(61) {
                         [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0][(s % 4) as usize]
                     } else {
                         r * 8.0 - 4.0
@@ -362,7 +198,7 @@ fn loops_every_elementwise_op_dtype_and_size() {
             }
             let f = feeds(&g, n as u64 + 3, true);
             for &o in &outs {
-                assert!(check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}[{n}]: {e}")));
+                check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}[{n}]: {e}"));
                 kernels += 1;
             }
         }
@@ -385,6 +221,78 @@ fn loops_float_elementwise_vectorises() {
         let p = lower(&g, &[p], &LowerOptions::default()).unwrap();
         assert_eq!(p.kernels.len(), 1);
         assert!(kernel_vectorises(&p, 0), "{p}");
+    }
+}
+
+/// Contiguous axes merge (so `[n, 3]` vectorises), and reductions vectorise along the inner
+/// axis whether it is reduced or kept.
+#[test]
+fn loops_merged_axes_and_reductions_vectorise() {
+    let mut g = Graph::new();
+    let x = g.input("x", DType::F32, sh(&[50, 3, 1])).unwrap();
+    let y = g.unary(UnaryOp::Tanh, x).unwrap();
+    let p = lower(&g, &[y], &LowerOptions::default()).unwrap();
+    assert!(kernel_vectorises(&p, 0), "{p}");
+    let f = feeds(&g, 1, true);
+    check(&g, &[y], &f).unwrap();
+    for axes in [&[0usize][..], &[1], &[1, 2], &[0, 2]] {
+        let mut g = Graph::new();
+        let x = g.input("x", DType::F64, sh(&[6, 5, 17])).unwrap();
+        let e = g.unary(UnaryOp::Exp, x).unwrap();
+        let r = g.reduce(ReduceOp::Sum, e, axes).unwrap();
+        let p = lower(&g, &[r], &LowerOptions::default()).unwrap();
+        assert_eq!(p.kernels.len(), 1);
+        assert!(kernel_vectorises(&p, 0), "{axes:?}: {p}");
+        let f = feeds(&g, 2, false);
+        check(&g, &[r], &f).unwrap_or_else(|e| panic!("{axes:?}: {e}"));
+    }
+}
+
+/// Gemm epilogues (bias, relu, a cast that needs the scratch buffer), batched and transposed.
+#[test]
+fn loops_gemm_epilogues() {
+    for dtype in [DType::F32, DType::F64, DType::I64] {
+        for (batch, m, k, n) in [(vec![], 3, 4, 5), (vec![2], 5, 3, 17), (vec![], 1, 1, 1)] {
+            let mut g = Graph::new();
+            let mut ad = batch.clone();
+            ad.extend([m, k]);
+            let mut bd = batch.clone();
+            bd.extend([n, k]);
+            let mut od = batch.clone();
+            od.extend([m, n]);
+            let a = g.input("a", dtype, sh(&ad)).unwrap();
+            let bt = g.input("bt", dtype, sh(&bd)).unwrap();
+            let r = bd.len();
+            let mut perm: Vec<usize> = (0..r).collect();
+            perm.swap(r - 1, r - 2);
+            let b = g.permute(bt, &perm).unwrap();
+            let mm = g.matmul(a, b).unwrap();
+            let bias = g.input("bias", dtype, sh(&[n])).unwrap();
+            let bias = bcast(&mut g, bias, &od);
+            let y = g.binary(BinaryOp::Add, mm, bias).unwrap();
+            let zero = g.scalar(dtype, 0.0).unwrap();
+            let zero = bcast(&mut g, zero, &od);
+            let relu = g.binary(BinaryOp::Max, y, zero).unwrap();
+            let mm2 = g.matmul(a, b).unwrap();
+            let other = if dtype == DType::F64 {
+                DType::F32
+            } else {
+                DType::F64
+            };
+            let cast = g.cast(mm2, other).unwrap();
+            let f = feeds(&g, 4, false);
+            for o in [relu, cast] {
+                let p = lower(&g, &[o], &LowerOptions::default()).unwrap();
+                assert!(matches!(
+                    p.kernels[0].kind,
+                    KernelKind::Gemm {
+                        epilogue: Some(_),
+                        ..
+                    }
+                ));
+                assert!(check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}: {e}")));
+            }
+        }
     }
 }
 
@@ -638,14 +546,14 @@ fn loops_random_graphs_match_the_evaluator() {
         f32: (1e-4, 1e-5),
         f64: (1e-10, 1e-12),
     };
-    let (mut ran, mut skipped, mut excused) = (0, 0, 0);
+    let (mut plain, mut with_gemm, mut excused) = (0, 0, 0);
     let mut failures = Vec::new();
     for seed in 0..560 {
         let g = random_graph_from_seed(seed).unwrap();
         let f = feeds(&g, seed, true);
         match check_with(&g, g.outputs(), &f, tol) {
-            Ok(true) => ran += 1,
-            Ok(false) => skipped += 1,
+            Ok(true) => with_gemm += 1,
+            Ok(false) => plain += 1,
             Err(e) => match known_difference(&g) {
                 Some(why) => {
                     eprintln!(
@@ -658,7 +566,7 @@ fn loops_random_graphs_match_the_evaluator() {
             },
         }
     }
-    eprintln!("random graphs: {ran} ran, {skipped} skipped (gemm), {excused} excused");
+    eprintln!("random graphs: {plain} without gemm, {with_gemm} with, {excused} excused");
     assert!(excused <= 20, "{excused} excused differences");
     for f in &failures {
         eprintln!("FAIL {f}");
@@ -669,5 +577,8 @@ fn loops_random_graphs_match_the_evaluator() {
         failures.len(),
         failures[0]
     );
-    assert!(ran >= 300, "ran {ran}, skipped {skipped}");
+    assert!(
+        plain >= 300 && with_gemm >= 100,
+        "{plain} without gemm, {with_gemm} with"
+    );
 }

@@ -9,6 +9,11 @@ use std::sync::Once;
 /// The font every label is drawn with, embedded so plots work on a bare machine.
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
+/// Registers the embedded font (once); call before drawing any text.
+pub fn ensure_font() -> Result<(), Box<dyn Error>> {
+    register_font()
+}
+
 fn register_font() -> Result<(), Box<dyn Error>> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
@@ -150,4 +155,20 @@ where
         });
     }
     Ok(())
+}
+
+/// Formats like Python's `"{:.4e}".format(x)`: four decimals and a signed two-digit exponent
+/// (`2.2592e-01`), which Rust's `{:.4e}` writes as `2.2592e-1`.
+pub fn py_sci(x: f64) -> String {
+    let s = format!("{x:.4e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
 }

@@ -5,7 +5,12 @@
 //! from kiln's PyTorch-compatible generator with PyTorch's default initialisation, so a model
 //! seeded with [`crate::manual_seed`] starts from the same numbers as the torch model.
 
+mod conv;
 pub mod loss;
+mod state;
+
+pub use conv::{Conv2d, MaxPool2d};
+pub use state::{load, save, state_dict};
 
 use crate::graph::Graph;
 use crate::random::with_default_generator;

@@ -191,6 +191,13 @@ impl Tensor {
         Tensor::cat(&refs, dim)
     }
 
+    /// Constant padding: `widths[i] = (before, after)` elements of `value` on axis `i` (one
+    /// pair per axis, outermost first — unlike `F.pad`, which lists the last axis first).
+    pub fn pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Tensor> {
+        let widths = widths.to_vec();
+        self.unary_build(|g, x| g.add(Op::Pad { widths, value }, &[x], None))
+    }
+
     /// `x.contiguous()`: a no-op in kiln (layouts are the compiler's business).
     pub fn contiguous(&self) -> Result<Tensor> {
         Ok(self.clone())

@@ -11,8 +11,9 @@
 //! Guarantees:
 //! - every instruction is computed natively in its dtype (bool as an `i8` 0/1 in scalar code, as
 //!   an all-ones/all-zeros lane mask in vector code); casts follow `DType::round` (saturating,
-//!   truncating float -> int with NaN -> 0, and saturating i64 -> i32); integer add, sub, mul, neg
-//!   and abs wrap (the evaluator saturates: the two differ only on overflow);
+//!   truncating float -> int with NaN -> 0, and saturating i64 -> i32); integer neg and abs
+//!   saturate like the evaluator; integer add, sub and mul wrap (the evaluator saturates: the two
+//!   differ only on overflow);
 //! - a masked load whose mask is false reads a zeroed 16-byte stack slot instead of the buffer,
 //!   so it never touches memory outside the buffer and yields 0;
 //! - [`Plan::vector_ok`] accepts a body only when every per-point instruction has a vector form
@@ -298,6 +299,7 @@ fn splat(b: &mut FunctionBuilder, d: DType, x: Value, vty: Type) -> Value {
 
 /// Emits the per-point part at inner coordinate `j` (the first lane in vector mode) and returns
 /// the body's result. `acc` is [`InstKind::Acc`]'s value at this point when it is not uniform.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn emit_point(
     b: &mut FunctionBuilder,
     env: &mut Env,
@@ -477,6 +479,18 @@ fn float_const(b: &mut FunctionBuilder, ty: Type, v: f64) -> Value {
     }
 }
 
+/// The smallest value of integer type `ty`.
+fn int_min(b: &mut FunctionBuilder, ty: Type) -> Value {
+    let bits = ty.bits();
+    let v = if bits >= 64 {
+        i64::MIN
+    } else {
+        -(1i64 << (bits - 1))
+    };
+    b.ins()
+        .iconst(ty, v & if bits >= 64 { -1 } else { (1i64 << bits) - 1 })
+}
+
 fn unary(
     b: &mut FunctionBuilder,
     env: &mut Env,
@@ -489,9 +503,24 @@ fn unary(
     let float = d.is_float();
     Ok(match op {
         UnaryOp::Neg if float => b.ins().fneg(x),
-        UnaryOp::Neg => b.ins().ineg(x),
+        // Integer neg and abs saturate (-MIN = MAX), as the evaluator does.
+        UnaryOp::Neg => {
+            let ty = clif(d);
+            let r = b.ins().ineg(x);
+            let min = int_min(b, ty);
+            let at_min = b.ins().icmp(IntCC::Equal, x, min);
+            let max = b.ins().bnot(min);
+            b.ins().select(at_min, max, r)
+        }
         UnaryOp::Abs if float => b.ins().fabs(x),
-        UnaryOp::Abs => b.ins().iabs(x),
+        UnaryOp::Abs => {
+            let ty = clif(d);
+            let r = b.ins().iabs(x);
+            let wrapped = b.ins().icmp_imm_s(IntCC::SignedLessThan, r, 0);
+            let min = int_min(b, ty);
+            let max = b.ins().bnot(min);
+            b.ins().select(wrapped, max, r)
+        }
         UnaryOp::Exp => emit_exp_with(b, c, x)?,
         UnaryOp::Log => emit_log_with(b, c, x)?,
         UnaryOp::Sin => emit_sin_with(b, c, x)?,

@@ -33,7 +33,7 @@ fn feed_for(dtype: DType, shape: &Shape, seed: u64, specials: bool) -> HostTenso
                 DType::Bool => f64::from(u8::from(r < 0.5)),
                 DType::I32 | DType::I64 => (r * 21.0).floor() - 10.0,
                 DType::F32 | DType::F64 => {
-                    if specials && s % 61 == 0 {
+                    if specials && s.is_multiple_of(61) {
                         [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0][(s % 4) as usize]
                     } else {
                         r * 8.0 - 4.0
@@ -166,6 +166,13 @@ fn known_difference(g: &Graph) -> Option<&'static str> {
             }
             // A pad of an integer tensor with a huge fill (from +-inf): abs/neg of i64::MIN.
             Op::Pad { value, .. } => big_int |= n.dtype().is_int() && value.abs() > 1e4,
+            // An empty integer max is the dtype's minimum: neg/abs of it overflows.
+            Op::Reduce { .. } => {
+                big_int |= n.dtype().is_int()
+                    && g.operands(id)
+                        .iter()
+                        .any(|&o| g.node(o).unwrap().shape().numel() == 0)
+            }
             Op::Unary(UnaryOp::Sin | UnaryOp::Cos) => trig = true,
             _ => {}
         }

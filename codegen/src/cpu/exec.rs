@@ -231,7 +231,13 @@ impl CpuExecutable {
                     };
                     let a = (a.buffer.index(), layout(a, *m, *k)?);
                     let b = (b.buffer.index(), layout(b, *k, *n)?);
-                    let o = program.buffer(*out);
+                    let o = program
+                        .buffers
+                        .get(out.index())
+                        .ok_or_else(|| malformed(i, "output buffer out of range"))?;
+                    if a.0 == out.index() || b.0 == out.index() {
+                        return Err(malformed(i, "gemm output is one of its operands"));
+                    }
                     if o.numel() != dims.rows() * n || (c.is_none() && o.dtype != *dtype) {
                         return Err(malformed(i, "gemm output buffer does not hold the product"));
                     }
@@ -254,35 +260,7 @@ impl CpuExecutable {
                     })
                 }
                 other => {
-                    let check = match other {
-                        KernelKind::Gather {
-                            shape,
-                            axis,
-                            src_dims,
-                            node,
-                            ..
-                        } => Some(IndexCheck {
-                            op: "gather",
-                            node: *node,
-                            shape: shape.clone(),
-                            axis: *axis,
-                            size: src_dims.get(*axis).copied().unwrap_or(0),
-                        }),
-                        KernelKind::ScatterAdd {
-                            out_shape,
-                            shape,
-                            axis,
-                            node,
-                            ..
-                        } => Some(IndexCheck {
-                            op: "scatter_add",
-                            node: *node,
-                            shape: shape.clone(),
-                            axis: *axis,
-                            size: out_shape.dims().get(*axis).copied().unwrap_or(0),
-                        }),
-                        _ => None,
-                    };
+                    let check = index_check(other);
                     let c = c.ok_or_else(|| malformed(i, "loop kernel missing"))?;
                     Step::Loop {
                         call: resolve(c)?,
@@ -296,8 +274,17 @@ impl CpuExecutable {
         }
         let (storage, table) = allocate(program, scratch_bytes)?;
         let mut feeds = Vec::new();
+        let decl = |id: kiln_ir::kernel::BufferId| {
+            program
+                .buffers
+                .get(id.index())
+                .ok_or_else(|| CodegenError::Unsupported {
+                    backend: "cpu",
+                    what: format!("malformed program: no buffer b{}", id.0),
+                })
+        };
         for (name, id) in program.inputs.iter().chain(&program.params) {
-            let d = program.buffer(*id);
+            let d = decl(*id)?;
             feeds.push(FeedSlot {
                 name: name.clone(),
                 buffer: id.index(),
@@ -310,10 +297,10 @@ impl CpuExecutable {
             .outputs
             .iter()
             .map(|&b| {
-                let d = program.buffer(b);
-                (b.index(), d.dtype, d.shape.clone())
+                let d = decl(b)?;
+                Ok((b.index(), d.dtype, d.shape.clone()))
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         let pool = if threads > 1 {
             Some(
                 rayon::ThreadPoolBuilder::new()
@@ -538,6 +525,42 @@ fn kernel_failure(
             node,
             msg: format!("kernel failed with code {code}"),
         },
+    }
+}
+
+/// How to report a bad index of a gather or scatter-add kernel (`None` for other kinds).
+fn index_check(kind: &KernelKind) -> Option<IndexCheck> {
+    match kind {
+        KernelKind::Gather {
+            shape,
+            axis,
+            src_dims,
+            node,
+            ..
+        } => Some(IndexCheck {
+            op: "gather",
+            node: *node,
+            shape: shape.clone(),
+            axis: *axis,
+            size: src_dims.get(*axis).copied().unwrap_or(0),
+        }),
+        KernelKind::ScatterAdd {
+            out_shape,
+            shape,
+            axis,
+            node,
+            ..
+        } => Some(IndexCheck {
+            op: "scatter_add",
+            node: *node,
+            shape: shape.clone(),
+            axis: *axis,
+            size: out_shape.dims().get(*axis).copied().unwrap_or(0),
+        }),
+        KernelKind::Elementwise { .. }
+        | KernelKind::Reduce { .. }
+        | KernelKind::ArgMax { .. }
+        | KernelKind::Gemm { .. } => None,
     }
 }
 

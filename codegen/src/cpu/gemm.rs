@@ -3,16 +3,33 @@
 //! views (a transposed operand is just swapped strides, a broadcast batch a zero stride; nothing
 //! is copied).
 //!
-//! Which implementation, and why (measured with `cargo run --release --example gemm_speed` on
-//! the 2-core Zen3 build machine, f32, 2 threads, numpy timed in the same session; see that
-//! example's docs for the method):
+//! Which implementation, and why. Measured with `cargo run --release -p kiln-codegen --example
+//! gemm_speed` and numpy (`OPENBLAS_NUM_THREADS=2`, `a @ b`) alternating in one session, four
+//! rounds, best of each; GFLOP/s, 2 threads, row-major square operands. The machine (2-core
+//! Zen3) was shared with other builds at the time (load average 4-6), so every number is about
+//! half of its idle value (idle: matrixmultiply 114-116, gemm 100-105, OpenBLAS 127-145 f32):
 //!
-//! | size  | matrixmultiply 0.3.11 | gemm 0.19 | numpy (OpenBLAS) |
-//! |-------|-----------------------|-----------|------------------|
-//! | 1024³ | GEMM_NUMBERS_1024                                    |
-//! | 2048³ | GEMM_NUMBERS_2048                                    |
+//! | f32 (f64)                        | 1024³       | 2048³       |
+//! |----------------------------------|-------------|-------------|
+//! | matrixmultiply 0.3.11, threading | 69.0 (30.1) | 76.8 (35.3) |
+//! | gemm 0.19, `Rayon(2)`            | 69.6 (34.0) | 72.6 (36.3) |
+//! | matrixmultiply, rows split in 2  | 48.3 (22.0) | 59.1 (20.1) |
+//! | gemm, rows split in 2            | 51.2 (35.1) | 42.9 (21.8) |
+//! | kiln program: matmul             | 70.3        | 75.2        |
+//! | kiln program: matmul+bias+relu   | 67.1        | 69.5        |
+//! | numpy 2.x (OpenBLAS), same runs  | 38.4 (22.4) | 48.8 (27.8) |
 //!
-//! GEMM_CHOICE
+//! We use **matrixmultiply** with its own threading ([`DEFAULT_LIBRARY`]): it is as fast as or
+//! faster than `gemm` in every round here and on the idle machine (114-116 vs 100-105), its
+//! results do not depend on the number of threads or on how the rows are split (its `k` blocks
+//! are a fixed size and threads split only the `m` loop), and it needs no rayon pool. Splitting
+//! the rows across our own threads (so that each thread could run the epilogue on its block
+//! while it is in cache) was slower for both libraries, and the fused epilogue costs within the
+//! noise (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole
+//! product. Its drawback: the thread count is global (`MATMUL_NUM_THREADS`, default the
+//! physical core count), not `CpuBackend::threads`. Under this load numpy came out slower than
+//! matrixmultiply (OpenBLAS's spinning threads suffer more from sharing); on an idle machine
+//! TOOLCHAIN.md puts matrixmultiply at 80-90% of OpenBLAS.
 //!
 //! Guarantees:
 //! - f32 and f64 products of at most [`SMALL_FLOPS`] multiply-adds per matrix, and every i32/i64

@@ -31,7 +31,7 @@ const USAGE: &str = "usage: bench [--quick] [--json-only] [--only W<n>]... [--ti
   --quick       warm-up, then the median of at most 5 runs within 3 s per workload
   --json-only   print only the JSON lines
   --only W2     run only workloads whose key or name starts with W2 (repeatable, or W2,W4)
-  --timeout S   kill a workload's process after S seconds (default 25 quick, 600 otherwise)";
+  --timeout S   kill a workload's process after S seconds (default 15 quick, 600 otherwise)";
 
 /// Prefix of the lines a child prints for its parent: `kiln-bench KEY VALUE`.
 const TAG: &str = "kiln-bench";
@@ -112,11 +112,11 @@ fn child(key: &str, eager: bool, timing: Timing) -> ExitCode {
         if eager && !choice.has_eager {
             continue;
         }
+        // Reported before running, so that a parent that kills a slow run still knows which
+        // device it was; a later device that takes over reports itself again.
+        report("device", choice.label);
         match run_on(key, &choice, eager, timing) {
-            Ok(()) => {
-                report("device", choice.label);
-                return ExitCode::SUCCESS;
-            }
+            Ok(()) => return ExitCode::SUCCESS,
             // Fall through to the next device, and say why.
             Err(e) => report("note", format!("{} failed: {e}", choice.label)),
         }
@@ -197,7 +197,8 @@ fn run_child(key: &str, eager: bool, quick: bool, timeout: Duration) -> ChildRep
     let mut proc = match cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
         Ok(p) => p,
         Err(e) => {
-            rep.notes.push(format!("cannot start the child process: {e}"));
+            rep.notes
+                .push(format!("cannot start the child process: {e}"));
             return rep;
         }
     };
@@ -222,7 +223,8 @@ fn run_child(key: &str, eager: bool, quick: bool, timeout: Duration) -> ChildRep
                     "timed out after {:.0} s (killed)",
                     timeout.as_secs_f64()
                 ));
-                rep.values.insert("timeout_s".into(), timeout.as_secs().to_string());
+                rep.values
+                    .insert("timeout_s".into(), timeout.as_secs().to_string());
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
@@ -337,7 +339,7 @@ fn parent(args: &Args) -> ExitCode {
     }
     let timeout = Duration::from_secs_f64(
         args.timeout_s
-            .unwrap_or(if args.quick { 25.0 } else { 600.0 })
+            .unwrap_or(if args.quick { 15.0 } else { 600.0 })
             .max(1.0),
     );
     let devices = common::devices();
@@ -350,6 +352,16 @@ fn parent(args: &Args) -> ExitCode {
         );
     }
     let started = Instant::now();
+    // The machine is shared: a busy one gives low limits and slow workloads alike, so the load
+    // is recorded next to the limits and a warning printed.
+    let load = load_average();
+    if let Some(l) = load.filter(|&l| l > 0.5 * limits::threads() as f64) {
+        eprintln!(
+            "bench: WARNING load average {l:.2} on {} threads: the machine is busy, every \
+             number below is pessimistic",
+            limits::threads()
+        );
+    }
     eprintln!("bench: measuring the machine's limits ...");
     let lim = limits::measure(if args.quick { 3 } else { 7 }, &[1024, 2048]);
     println!(
@@ -364,6 +376,7 @@ fn parent(args: &Args) -> ExitCode {
             ("gemm_gflops", J::Num(lim.gemm_gflops)),
             ("gemm_impl", J::Str("matrixmultiply 0.3.11".into())),
             ("threads", J::Int(lim.threads as u64)),
+            ("loadavg", load.map_or(J::Str("unknown".into()), J::Num)),
         ])
     );
     let any_eager = devices.iter().any(|d| d.has_eager);
@@ -372,8 +385,7 @@ fn parent(args: &Args) -> ExitCode {
         eprintln!("bench: {} ...", spec.name);
         let fused = run_child(spec.key, false, args.quick, timeout);
         let is_w7 = spec.key.starts_with("W7");
-        let eager =
-            (any_eager && !is_w7).then(|| run_child(spec.key, true, args.quick, timeout));
+        let eager = (any_eager && !is_w7).then(|| run_child(spec.key, true, args.quick, timeout));
         let limit_ms = match spec.floor {
             Floor::Bytes(b) => Some(lim.bytes_ms(b)),
             Floor::Flops { flops, bytes } => Some(lim.flops_ms(flops) + lim.bytes_ms(bytes)),
@@ -394,10 +406,7 @@ fn parent(args: &Args) -> ExitCode {
         }
         let eager_ms = eager.as_ref().and_then(|e| e.num("ms"));
         if !is_w7 {
-            fields.push((
-                "eager_ms",
-                eager_ms.map_or(J::Str("n/a".into()), J::Num),
-            ));
+            fields.push(("eager_ms", eager_ms.map_or(J::Str("n/a".into()), J::Num)));
         }
         if let Some(l) = limit_ms {
             fields.push(("limit_ms", J::Num(l)));
@@ -431,7 +440,10 @@ fn parent(args: &Args) -> ExitCode {
         rows.push(Row {
             name: spec.name.into(),
             device,
-            fused: fmt_ms(fused_ms),
+            fused: match (fused_ms, fused.num("timeout_s")) {
+                (None, Some(t)) => format!(">{}", t * 1e3),
+                (f, _) => fmt_ms(f),
+            },
             eager: if is_w7 {
                 "-".into()
             } else {
@@ -448,11 +460,18 @@ fn parent(args: &Args) -> ExitCode {
     if !args.json_only {
         print_table(&rows, &lim);
     }
-    eprintln!(
-        "bench: done in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
     ExitCode::SUCCESS
+}
+
+/// The 1-minute load average (Linux), if readable.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn print_table(rows: &[Row], lim: &limits::Limits) {

@@ -83,8 +83,12 @@ pub fn measure(reps: usize, gemm_sizes: &[usize]) -> Limits {
     let copy_gbs_1t = gbs(best_secs(reps, || copy(&x, &mut y, 1)));
     let copy_gbs = gbs(best_secs(reps, || copy(&x, &mut y, threads)));
     let mut axpb_impl = "scalar";
-    let axpb_gbs_1t = gbs(best_secs(reps, || axpb_impl = axpb(2.0, 1.0, &x, &mut y, 1)));
-    let axpb_gbs = gbs(best_secs(reps, || axpb_impl = axpb(2.0, 1.0, &x, &mut y, threads)));
+    let axpb_gbs_1t = gbs(best_secs(reps, || {
+        axpb_impl = axpb(2.0, 1.0, &x, &mut y, 1)
+    }));
+    let axpb_gbs = gbs(best_secs(reps, || {
+        axpb_impl = axpb(2.0, 1.0, &x, &mut y, threads)
+    }));
     drop((x, y));
     let gemm_gflops = gemm_sizes
         .iter()

@@ -53,7 +53,10 @@ pub fn has_compiled_device() -> bool {
 pub fn apply_eager(_graph: &kiln::Graph, choice: &DeviceChoice) -> kiln::Result<()> {
     Err(kiln::Error::api(
         "bench",
-        format!("{}: no eager (fusion off) option in this kiln yet", choice.label),
+        format!(
+            "{}: no eager (fusion off) option in this kiln yet",
+            choice.label
+        ),
     ))
 }
 

@@ -214,14 +214,20 @@ pub fn prepare(key: &str, configure: &dyn Fn(&Graph) -> kiln::Result<()>) -> kil
                 x.mul(1.5)?.add(0.25)?.relu()?.mul(2.0)?.sub(0.5)?
             } else {
                 let xx = x.mul(&x)?;
-                x.sin()?.mul(&xx.neg()?.exp()?)?.add(&xx.log1p()?.mul(0.5)?)?
+                x.sin()?
+                    .mul(&xx.neg()?.exp()?)?
+                    .add(&xx.log1p()?.mul(0.5)?)?
             };
             eval(g, y, vec![("x", rng.uniform(&[N_ELEMWISE], -2.0, 2.0)?)])
         }
         "W2" => {
             let dims = [SOFTMAX_N, SOFTMAX_N];
             let x = g.input("x", DType::F32, &dims)?;
-            eval(g, x.softmax(1)?, vec![("x", rng.uniform(&dims, -4.0, 4.0)?)])
+            eval(
+                g,
+                x.softmax(1)?,
+                vec![("x", rng.uniform(&dims, -4.0, 4.0)?)],
+            )
         }
         "W3" => {
             let dims = [LN_ROWS, LN_COLS];
@@ -279,10 +285,7 @@ fn eval(g: Graph, y: Tensor, feeds: Vec<(&str, HostTensor)>) -> Job {
     Job::Eval {
         graph: g,
         outputs: vec![y],
-        feeds: feeds
-            .into_iter()
-            .map(|(n, v)| (n.to_string(), v))
-            .collect(),
+        feeds: feeds.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
     }
 }
 

@@ -61,10 +61,11 @@ def log(msg):
 
 def measure(fn, warmup, reps, budget_s):
     """Median milliseconds of `fn()` over at most `reps` runs after `warmup` runs, stopping
-    once `budget_s` seconds have passed (at least one timed run)."""
-    start = time.perf_counter()
+    once `budget_s` seconds of timed runs have passed (at least one). The budget starts after
+    the warm-up, which holds torch.compile's and jit's compilation."""
     for _ in range(warmup):
         fn()
+    start = time.perf_counter()
     times = []
     while len(times) < max(reps, 1):
         t = time.perf_counter()

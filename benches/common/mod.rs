@@ -52,7 +52,10 @@ pub fn has_compiled_device() -> bool {
 /// primitive, one buffer per value).
 pub fn apply_eager(graph: &kiln::Graph, choice: &DeviceChoice) -> kiln::Result<()> {
     if !choice.has_eager {
-        return Err(kiln::Error::api("bench", format!("{}: has no eager mode", choice.label)));
+        return Err(kiln::Error::api(
+            "bench",
+            format!("{}: has no eager mode", choice.label),
+        ));
     }
     graph.set_eager(true);
     Ok(())

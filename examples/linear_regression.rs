@@ -133,7 +133,6 @@ fn pytorch_way(x: &HostTensor, y: &HostTensor) -> Result<Lines> {
         report("nn.Linear + SGD", epoch, total / 5.0, wv, bv);
         lines.push((wv, bv));
     }
-    let _ = sgd.lr();
     Ok(lines)
 }
 

@@ -145,6 +145,7 @@ impl Graph {
 
     /// An input fed by name at evaluation time.
     pub fn input(&self, name: &str, dtype: DType, shape: &[usize]) -> Result<Tensor> {
+        self.check_name_free("input", name)?;
         let shape = Shape::new(shape)?;
         self.build(|g| g.input(name, dtype, shape))
     }
@@ -153,12 +154,7 @@ impl Graph {
     /// training. Names must be unique.
     pub fn parameter(&self, name: &str, value: impl TensorLiteral) -> Result<Tensor> {
         let value = value.to_host_tensor()?;
-        if self.state().params.contains_key(name) {
-            return Err(Error::api(
-                "parameter",
-                format!("a parameter named \"{name}\" already exists"),
-            ));
-        }
+        self.check_name_free("parameter", name)?;
         let t = self.build(|g| g.parameter(name, value.dtype(), value.shape().clone()))?;
         let mut st = self.state_mut();
         st.params.insert(name.to_string(), value);
@@ -223,6 +219,18 @@ impl Graph {
             .into());
         }
         self.state_mut().bound.insert(name.to_string(), value);
+        Ok(())
+    }
+
+    /// Inputs and parameters are fed and stored by name, so names must be unique.
+    fn check_name_free(&self, op: &'static str, name: &str) -> Result<()> {
+        let st = self.state();
+        if st.params.contains_key(name) || st.ir.find_input(name).is_some() {
+            return Err(Error::api(
+                op,
+                format!("the name \"{name}\" is already used by an input or parameter"),
+            ));
+        }
         Ok(())
     }
 

@@ -44,29 +44,37 @@ pub trait Optimizer {
             .ok_or_else(|| Error::api("step", "the optimizer has no parameters"))?;
         let g = first.1.graph().clone();
         if self.eager_cache().is_none() {
+            // Fresh names, so that several optimisers (or a TrainStep) can share one graph.
             let mut grads = Vec::with_capacity(params.len());
             for (name, p) in &params {
-                grads.push(g.input(&format!("{name}.grad"), p.dtype(), &p.dims())?);
+                let input = g.fresh_input_name(&format!("{name}.grad"));
+                grads.push((input.clone(), g.input(&input, p.dtype(), &p.dims())?));
             }
-            let lr = g.input("optimizer.lr", params[0].1.dtype(), &[])?;
-            let updates = self.build_update(&grads, &lr)?;
-            *self.eager_cache() = Some(EagerUpdate { grads, lr, updates });
+            let lr_name = g.fresh_input_name("optimizer.lr");
+            let lr = g.input(&lr_name, params[0].1.dtype(), &[])?;
+            let grad_tensors: Vec<Tensor> = grads.iter().map(|(_, t)| t.clone()).collect();
+            let updates = self.build_update(&grad_tensors, &lr)?;
+            *self.eager_cache() = Some(EagerUpdate {
+                grads,
+                lr_name,
+                updates,
+            });
         }
         let lr_value = HostTensor::scalar(params[0].1.dtype(), self.lr());
         let cache = self
             .eager_cache()
             .as_ref()
             .ok_or_else(|| Error::api("step", "update program missing"))?;
-        let mut feeds: Vec<(String, HostTensor)> = vec![("optimizer.lr".into(), lr_value)];
+        let mut feeds: Vec<(String, HostTensor)> = vec![(cache.lr_name.clone(), lr_value)];
         let mut active = Vec::new();
-        for ((name, p), gin) in params.iter().zip(&cache.grads) {
+        for ((name, p), (input, gin)) in params.iter().zip(&cache.grads) {
             match p.grad() {
                 Some(gv) => {
-                    feeds.push((format!("{name}.grad"), gv));
+                    feeds.push((input.clone(), gv));
                     active.push(name.clone());
                 }
                 None => feeds.push((
-                    format!("{name}.grad"),
+                    input.clone(),
                     HostTensor::full(gin.dtype(), gin.shape(), 0.0),
                 )),
             }
@@ -83,7 +91,6 @@ pub trait Optimizer {
                 g.set_parameter(name, value)?;
             }
         }
-        let _ = cache.lr.id();
         Ok(())
     }
 
@@ -98,8 +105,9 @@ pub trait Optimizer {
 /// The update program [`Optimizer::step`] builds once and reuses.
 #[doc(hidden)]
 pub struct EagerUpdate {
-    grads: Vec<Tensor>,
-    lr: Tensor,
+    /// Per parameter: the input its gradient is fed through.
+    grads: Vec<(String, Tensor)>,
+    lr_name: String,
     updates: Vec<Update>,
 }
 

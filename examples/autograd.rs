@@ -64,22 +64,22 @@ fn main() -> Result<()> {
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [
         Series {
-            name: "Sin",
+            name: "Sin".into(),
             points: sin,
             mark: Mark::Line,
         },
         Series {
-            name: "Aut. diff of Sin",
+            name: "Aut. diff of Sin".into(),
             points: ad,
             mark: Mark::Points,
         },
         Series {
-            name: "Cos",
+            name: "Cos".into(),
             points: cos,
             mark: Mark::Dashed,
         },
         Series {
-            name: "Aut. diff of Sin loss",
+            name: "Aut. diff of Sin loss".into(),
             points: ad_loss,
             mark: Mark::Line,
         },

@@ -179,7 +179,7 @@ fn main() -> Result<()> {
 
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [Series {
-        name: "cross-entropy per step",
+        name: "cross-entropy per step".into(),
         points: curve,
         mark: Mark::Line,
     }];

@@ -182,7 +182,7 @@ fn main() -> Result<()> {
 
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [Series {
-        name: "training loss per step",
+        name: "training loss per step".into(),
         points: curve,
         mark: Mark::Line,
     }];

@@ -60,17 +60,17 @@ fn main() -> Result<()> {
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [
         Series {
-            name: "True function",
+            name: "True function".into(),
             points: zip(&truth),
             mark: Mark::Dashed,
         },
         Series {
-            name: "NN before training",
+            name: "NN before training".into(),
             points: zip(&before),
             mark: Mark::Line,
         },
         Series {
-            name: "NN after 100 epochs",
+            name: "NN after 100 epochs".into(),
             points: zip(&after),
             mark: Mark::Line,
         },

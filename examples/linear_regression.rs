@@ -139,15 +139,14 @@ fn pytorch_way(x: &HostTensor, y: &HostTensor) -> Result<Lines> {
 fn draw(path: &str, title: &str, x: &HostTensor, y: &HostTensor, lines: &Lines) {
     let xs = x.to_f64_vec();
     let mut series = vec![Series {
-        name: "data",
+        name: "data".into(),
         points: xs.iter().copied().zip(y.to_f64_vec()).collect(),
         mark: Mark::Points,
     }];
     for (i, &(w, b)) in lines.iter().enumerate() {
         if i <= 2 || i == lines.len() - 1 {
-            let name: &'static str = Box::leak(format!("epoch {i}").into_boxed_str());
             series.push(Series {
-                name,
+                name: format!("epoch {i}"),
                 points: vec![(-100.0, -100.0 * w + b), (100.0, 100.0 * w + b)],
                 mark: Mark::Line,
             });

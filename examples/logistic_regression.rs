@@ -81,17 +81,17 @@ fn main() -> Result<()> {
     std::fs::create_dir_all("plots").map_err(|e| kiln::Error::api("plot", e.to_string()))?;
     let series = [
         Series {
-            name: "data (class 0 / 1)",
+            name: "data (class 0 / 1)".into(),
             points: xs.into_iter().zip(ys).collect(),
             mark: Mark::Points,
         },
         Series {
-            name: "sigmoid(w x + b)",
+            name: "sigmoid(w x + b)".into(),
             points: curve,
             mark: Mark::Line,
         },
         Series {
-            name: "decision boundary",
+            name: "decision boundary".into(),
             points: vec![(boundary, 0.0), (boundary, 1.0)],
             mark: Mark::Dashed,
         },

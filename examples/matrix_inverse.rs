@@ -80,7 +80,7 @@ fn main() -> Result<()> {
         .map(|(i, &l)| (i as f64, l))
         .collect();
     let series = [Series {
-        name: "loss",
+        name: "loss".into(),
         points,
         mark: Mark::Line,
     }];

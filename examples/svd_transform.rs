@@ -18,7 +18,7 @@ fn columns(t: &Tensor) -> Result<Vec<(f64, f64)>> {
 
 /// The tutorial colours each point by its original x coordinate, to show where the map sends
 /// it; here the points are split into five bands of that coordinate, one colour each.
-fn coloured_by(points: &[(f64, f64)], colour: &[f64]) -> Vec<Series<'static>> {
+fn coloured_by(points: &[(f64, f64)], colour: &[f64]) -> Vec<Series> {
     const BANDS: [(&str, f64, f64); 5] = [
         ("x < -1.5", f64::NEG_INFINITY, -1.5),
         ("-1.5 <= x < -0.5", -1.5, -0.5),
@@ -29,7 +29,7 @@ fn coloured_by(points: &[(f64, f64)], colour: &[f64]) -> Vec<Series<'static>> {
     BANDS
         .iter()
         .map(|&(name, lo, hi)| Series {
-            name,
+            name: name.into(),
             points: points
                 .iter()
                 .zip(colour)
@@ -42,16 +42,16 @@ fn coloured_by(points: &[(f64, f64)], colour: &[f64]) -> Vec<Series<'static>> {
 }
 
 /// The basis vectors e1, e2 (and their images) as line segments from the origin.
-fn bases(name_1: &'static str, name_2: &'static str, m: &Tensor) -> Result<Vec<Series<'static>>> {
+fn bases(name_1: &str, name_2: &str, m: &Tensor) -> Result<Vec<Series>> {
     let v = m.to_vec_f64()?; // rows: the images of e1 and e2
     Ok(vec![
         Series {
-            name: name_1,
+            name: name_1.into(),
             points: vec![(0.0, 0.0), (v[0], v[1])],
             mark: Mark::Line,
         },
         Series {
-            name: name_2,
+            name: name_2.into(),
             points: vec![(0.0, 0.0), (v[2], v[3])],
             mark: Mark::Line,
         },

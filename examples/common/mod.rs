@@ -36,8 +36,8 @@ pub enum Mark {
 }
 
 /// One named series of (x, y) points.
-pub struct Series<'a> {
-    pub name: &'a str,
+pub struct Series {
+    pub name: String,
     pub points: Vec<(f64, f64)>,
     pub mark: Mark,
 }
@@ -150,7 +150,7 @@ where
                 )?
             }
         };
-        anno.label(s.name).legend(move |(x, y)| {
+        anno.label(s.name.as_str()).legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
         });
     }

@@ -460,7 +460,7 @@ fn exec_out_of_range_indices_are_errors() {
 }
 
 /// A graph with every kind of large kernel: a gemm with an epilogue, softmax rows (reductions),
-/// a big elementwise map, a gather; all big enough to be split across threads.
+/// a big elementwise map, a long flat map, a gather; all big enough to be split across threads.
 fn big_graph() -> (Graph, Vec<NodeId>) {
     let (m, k, n) = (300, 200, 260);
     let mut g = Graph::new();
@@ -481,7 +481,11 @@ fn big_graph() -> (Graph, Vec<NodeId>) {
     let sn = g.unary(UnaryOp::Sin, sq).unwrap();
     let idx = g.input("idx", DType::I64, sh(&[400, 260])).unwrap();
     let ga = g.add(Op::Gather { axis: 0 }, &[soft, idx], None).unwrap();
-    (g, vec![soft, col, sn, ga])
+    // A long flat map: one row, split into chunks of its innermost axis.
+    let flat = g.input("flat", DType::F32, sh(&[3 * 16384 + 7])).unwrap();
+    let fe = g.unary(UnaryOp::Exp, flat).unwrap();
+    let fm = g.binary(BinaryOp::Mul, fe, flat).unwrap();
+    (g, vec![soft, col, sn, ga, fm])
 }
 
 #[test]

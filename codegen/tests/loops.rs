@@ -463,6 +463,73 @@ fn loops_argmax_first_maximum_and_nan() {
     }
 }
 
+/// A long innermost axis with few rows is split into chunks (so a flat map runs on every
+/// thread): rank-1 and few-row maps in vector and scalar code, masked (concat) loads, a gemm
+/// epilogue with one long row and a scatter-add whose base is a long map; whole and split runs
+/// agree bit for bit and with the evaluator.
+#[test]
+fn loops_long_inner_axis_is_chunked() {
+    use kiln_codegen::cpu::jit::Jit;
+    use kiln_codegen::cpu::loops::compile_loop_kernel;
+    const C: usize = 16384;
+    for n in [2 * C, 2 * C + 5, 3 * C + 17] {
+        for rows in [None, Some(3)] {
+            let dims: Vec<usize> = rows.into_iter().chain([n]).collect();
+            for dtype in [DType::F32, DType::F64, DType::I32] {
+                let mut g = Graph::new();
+                let x = g.input("x", dtype, sh(&dims)).unwrap();
+                let a = g.input("a", dtype, sh(&dims)).unwrap();
+                let m = g.binary(BinaryOp::Mul, x, a).unwrap();
+                let s = g.binary(BinaryOp::Add, m, x).unwrap();
+                let z = g.scalar(dtype, 0.0).unwrap();
+                let z = bcast(&mut g, z, &dims);
+                let relu = g.binary(BinaryOp::Max, s, z).unwrap();
+                let gt = g.binary(BinaryOp::Gt, relu, a).unwrap();
+                let mut outs = vec![relu, gt];
+                if rows.is_none() {
+                    let cat = g.add(Op::Concat { axis: 0 }, &[x, a], None).unwrap();
+                    outs.push(g.binary(BinaryOp::Sub, cat, cat).unwrap());
+                }
+                let f = feeds(&g, n as u64, dtype.is_float());
+                for &o in &outs {
+                    check(&g, &[o], &f).unwrap_or_else(|e| panic!("{dtype}{dims:?}: {e}"));
+                }
+                let p = lower(&g, &[relu], &LowerOptions::default()).unwrap();
+                assert_eq!(p.kernels.len(), 1);
+                let mut jit = Jit::new().unwrap();
+                let lk = compile_loop_kernel(&mut jit, &p, 0, "k").unwrap();
+                // Contiguous `[3, n]` merges into one axis of `3n`.
+                let flat = rows.unwrap_or(1) * n;
+                assert_eq!(lk.parallel_extent, flat.div_ceil(C), "{p}");
+            }
+        }
+    }
+    // A gemm epilogue over one long row.
+    let (k, n) = (2, 2 * C + 3);
+    let mut g = Graph::new();
+    let a = g.input("a", DType::F32, sh(&[1, k])).unwrap();
+    let b = g.input("b", DType::F32, sh(&[k, n])).unwrap();
+    let mm = g.matmul(a, b).unwrap();
+    let bias = g.input("bias", DType::F32, sh(&[1, n])).unwrap();
+    let y = g.binary(BinaryOp::Add, mm, bias).unwrap();
+    let f = feeds(&g, 7, false);
+    assert!(check(&g, &[y], &f).unwrap());
+    // A scatter-add whose base (a long map) is chunked.
+    let mut g = Graph::new();
+    let base = g.input("base", DType::F32, sh(&[n])).unwrap();
+    let idx = g.input("idx", DType::I64, sh(&[5])).unwrap();
+    let sv = g.input("sv", DType::F32, sh(&[5])).unwrap();
+    let sc = g
+        .add(Op::ScatterAdd { axis: 0 }, &[base, idx, sv], None)
+        .unwrap();
+    let mut f = feeds(&g, 8, false);
+    f.insert(
+        "idx".into(),
+        HostTensor::from_f64(DType::I64, sh(&[5]), &[0.0, 3.0, 3.0, (n - 1) as f64, 17.0]).unwrap(),
+    );
+    check(&g, &[sc], &f).unwrap();
+}
+
 #[test]
 fn loops_gather_and_scatter_check_indices() {
     for dtype in [DType::F32, DType::I64] {

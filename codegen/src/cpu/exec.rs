@@ -5,8 +5,13 @@
 //! 64-byte aligned allocation. A table of every buffer's base address (`bufs[i]` is
 //! `program.buffers[i]`) is what JIT loop kernels receive; it is built once and never moves.
 //!
-//! Running: feeds are checked (`IrError::MissingFeed`, `IrError::FeedMismatch`) and copied in
-//! (bools as one byte, 0 or 1); each loop kernel runs over `[0, parallel_extent)`, cut into one
+//! Running: feeds are checked (`IrError::MissingFeed`, `IrError::FeedMismatch`); a feed whose
+//! buffer no kernel writes and that is not an output is read in place for the duration of the run
+//! (its table entry points at the caller's data), any other is copied in (bools as one byte, 0
+//! or 1). Outputs of a numeric dtype held by their own `Output` buffer are written straight into
+//! freshly allocated vectors that become the returned tensors; the others (bool outputs, a buffer
+//! listed twice) are copied out. The table is restored to the executable's own memory when the
+//! run ends, whether it succeeds or fails. Each loop kernel runs over `[0, parallel_extent)`, cut into one
 //! contiguous range per thread when its `work` reaches [`PARALLEL_WORK`]; a GEMM runs through
 //! [`gemm_rows`] and then its epilogue, in place over the product, split the same way.
 //!
@@ -139,14 +144,28 @@ struct FeedSlot {
     node: NodeId,
     dtype: DType,
     shape: Shape,
+    /// No kernel writes the buffer and it is not an output: kernels may read the caller's data
+    /// in place.
+    in_place: bool,
+}
+
+/// An output: its buffer, dtype and shape, and whether kernels write it straight into the
+/// returned tensor's vector (a numeric `Output` buffer listed once).
+struct OutputSlot {
+    buffer: usize,
+    dtype: DType,
+    shape: Shape,
+    direct: bool,
 }
 
 /// The buffer table, shareable with the worker threads.
 #[derive(Clone, Copy)]
 struct Table(*const *mut u8);
 
-// SAFETY: the table and the memory it points to are owned by the executable, which outlives
-// every scoped thread a run spawns; concurrent kernel calls write disjoint elements (the loop
+// SAFETY: the table is owned by the executable, and the memory it points to is either the
+// executable's own or, during a run, the caller's feed data (borrowed for the whole run, only
+// read) and the run's output vectors (owned by `run` until it returns); all of it outlives every
+// scoped thread a run spawns. Concurrent kernel calls write disjoint elements (the loop
 // contract), so sharing the pointer is sound.
 unsafe impl Send for Table {}
 // SAFETY: as above.
@@ -155,13 +174,16 @@ unsafe impl Sync for Table {}
 /// A compiled program with its memory, ready to run many times.
 pub struct CpuExecutable {
     steps: Vec<Step>,
-    /// Base address of every buffer; points into `storage`.
+    /// Base address of every buffer: `owned`, except during a run, where in-place feeds and
+    /// direct outputs point at the caller's data and the run's output vectors.
     table: Vec<*mut u8>,
+    /// Base address of every buffer in `storage`.
+    owned: Vec<*mut u8>,
     /// Owns the memory behind `table` (the arena first). Never resized after construction, so
     /// the addresses stay valid.
     _storage: Vec<Storage>,
     feeds: Vec<FeedSlot>,
-    outputs: Vec<(usize, DType, Shape)>,
+    outputs: Vec<OutputSlot>,
     threads: usize,
     pool: Option<rayon::ThreadPool>,
     gemm_library: GemmLibrary,
@@ -283,14 +305,19 @@ impl CpuExecutable {
                     what: format!("malformed program: no buffer b{}", id.0),
                 })
         };
+        // Buffers some kernel writes (a gemm writes its output, then runs its epilogue there).
+        let written: Vec<usize> = program.kernels.iter().map(|k| k.out().index()).collect();
+        let listed = |b: usize| program.outputs.iter().filter(|o| o.index() == b).count();
         for (name, id) in program.inputs.iter().chain(&program.params) {
             let d = decl(*id)?;
+            let buffer = id.index();
             feeds.push(FeedSlot {
                 name: name.clone(),
-                buffer: id.index(),
+                buffer,
                 node: d.node,
                 dtype: d.dtype,
                 shape: d.shape.clone(),
+                in_place: !written.contains(&buffer) && listed(buffer) == 0,
             });
         }
         let outputs = program
@@ -298,7 +325,14 @@ impl CpuExecutable {
             .iter()
             .map(|&b| {
                 let d = decl(b)?;
-                Ok((b.index(), d.dtype, d.shape.clone()))
+                Ok(OutputSlot {
+                    buffer: b.index(),
+                    dtype: d.dtype,
+                    shape: d.shape.clone(),
+                    direct: matches!(d.kind, BufferKind::Output(_))
+                        && d.dtype != DType::Bool
+                        && listed(b.index()) == 1,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let pool = if threads > 1 {
@@ -317,6 +351,7 @@ impl CpuExecutable {
         };
         Ok(CpuExecutable {
             steps,
+            owned: table.clone(),
             table,
             _storage: storage,
             feeds,
@@ -442,7 +477,8 @@ impl CpuExecutable {
         Ok(())
     }
 
-    /// Checks and copies every feed into its buffer.
+    /// Checks every feed; points the table at the in-place ones and copies the others into
+    /// their buffers.
     fn load_feeds(&mut self, feeds: &Feeds<'_>) -> Result<()> {
         for slot in &self.feeds {
             let t = feeds(&slot.name).ok_or_else(|| IrError::MissingFeed {
@@ -463,7 +499,13 @@ impl CpuExecutable {
         for slot in &self.feeds {
             // Checked just above; `feeds` is a pure lookup.
             if let Some(t) = feeds(&slot.name) {
-                write_tensor(self.table[slot.buffer], t);
+                let data = tensor_ptr(t);
+                if slot.in_place && t.numel() > 0 && data as usize % VECTOR_ALIGN == 0 {
+                    // Only read: no kernel writes this buffer (checked at construction).
+                    self.table[slot.buffer] = data.cast_mut();
+                } else {
+                    write_tensor(self.owned[slot.buffer], t);
+                }
             }
         }
         Ok(())
@@ -472,7 +514,82 @@ impl CpuExecutable {
 
 impl Executable for CpuExecutable {
     fn run(&mut self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>> {
-        self.load_feeds(feeds)?;
+        let loaded = self.load_feeds(feeds);
+        // The direct outputs' vectors; the table points into them until it is restored below
+        // (moving a `Vec` does not move its elements).
+        let mut direct: Vec<Option<TensorData>> = Vec::with_capacity(self.outputs.len());
+        if loaded.is_ok() {
+            for o in &self.outputs {
+                let n = o.shape.numel();
+                let mut data = (o.direct && n > 0).then(|| zeroed(o.dtype, n)).flatten();
+                if let Some(d) = data.as_mut() {
+                    let p = tensor_data_ptr(d);
+                    if p as usize % VECTOR_ALIGN == 0 {
+                        self.table[o.buffer] = p;
+                    } else {
+                        data = None;
+                    }
+                }
+                direct.push(data);
+            }
+        }
+        let ran = loaded.and_then(|()| self.run_steps());
+        // Every pointer into the caller's feeds or into `direct` leaves the table here.
+        self.table.copy_from_slice(&self.owned);
+        ran?;
+        self.outputs
+            .iter()
+            .zip(direct)
+            .map(|(o, data)| match data {
+                Some(data) => Ok(HostTensor::new(o.shape.clone(), data)?),
+                None => read_tensor(self.owned[o.buffer], o.dtype, &o.shape),
+            })
+            .collect()
+    }
+}
+
+/// Kernels read and write f32x4 / f64x2 vectors; caller memory is used in place only at this
+/// alignment (the executable's own allocations are 64-byte aligned), otherwise it is copied.
+const VECTOR_ALIGN: usize = 16;
+
+/// A zeroed vector of `n` elements of a numeric `dtype` (`None` for bool).
+fn zeroed(dtype: DType, n: usize) -> Option<TensorData> {
+    Some(match dtype {
+        DType::I32 => TensorData::I32(vec![0; n]),
+        DType::I64 => TensorData::I64(vec![0; n]),
+        DType::F32 => TensorData::F32(vec![0.0; n]),
+        DType::F64 => TensorData::F64(vec![0.0; n]),
+        DType::Bool => return None,
+    })
+}
+
+/// The address of a numeric tensor vector's first element.
+fn tensor_data_ptr(d: &mut TensorData) -> *mut u8 {
+    match d {
+        TensorData::Bool(v) => v.as_mut_ptr().cast(),
+        TensorData::I32(v) => v.as_mut_ptr().cast(),
+        TensorData::I64(v) => v.as_mut_ptr().cast(),
+        TensorData::F32(v) => v.as_mut_ptr().cast(),
+        TensorData::F64(v) => v.as_mut_ptr().cast(),
+    }
+}
+
+/// The address of `t`'s first element. A `Vec<bool>` is read by kernels as bytes: `bool` has the
+/// size and alignment of `u8` and is always 0 or 1, exactly the kernels' bool encoding, and
+/// reading a `bool` as a `u8` is always sound (kernels never write feeds read in place).
+fn tensor_ptr(t: &HostTensor) -> *const u8 {
+    match t.data() {
+        TensorData::Bool(v) => v.as_ptr().cast(),
+        TensorData::I32(v) => v.as_ptr().cast(),
+        TensorData::I64(v) => v.as_ptr().cast(),
+        TensorData::F32(v) => v.as_ptr().cast(),
+        TensorData::F64(v) => v.as_ptr().cast(),
+    }
+}
+
+impl CpuExecutable {
+    /// Runs every step in order (the table already bound to this run's feeds and outputs).
+    fn run_steps(&self) -> Result<()> {
         for step in &self.steps {
             match step {
                 Step::Loop {
@@ -489,10 +606,7 @@ impl Executable for CpuExecutable {
                 Step::Gemm(g) => self.run_gemm(g)?,
             }
         }
-        self.outputs
-            .iter()
-            .map(|(b, dtype, shape)| read_tensor(self.table[*b], *dtype, shape))
-            .collect()
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ use kiln_ir::kernel::{Body, View};
 use kiln_ir::DType;
 
 use super::body::{buffer, cast, clif, emit_point, emit_row, flags, Mode, Plan};
-use super::map::{emit_map, rows};
+use super::map::{emit_map, map_extent, rows};
 use super::nest::{for_loop, k64, offset, unflatten, Fx};
 use crate::error::Result;
 
@@ -141,7 +141,7 @@ pub(super) fn emit_scatter(
     out: Value,
 ) -> Result<()> {
     let lo = k64(b, 0);
-    let hi = k64(b, rows(s.out_shape));
+    let hi = k64(b, map_extent(s.out_shape));
     emit_map(b, fx, s.out_shape, s.base, out, s.dtype, None, lo, hi)?;
     let rank = s.shape.len();
     let inner = rank.saturating_sub(1);

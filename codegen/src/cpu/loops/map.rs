@@ -8,6 +8,7 @@
 //! [`Plan::vector_ok`] admits the body for the output's float type, else as a scalar loop.
 //! The output is written contiguously, so disjoint row ranges write disjoint bytes.
 
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use kiln_ir::kernel::{Body, InstKind};
@@ -19,6 +20,30 @@ use crate::error::Result;
 
 /// Vectors per iteration of the unrolled loop.
 pub(super) const UNROLL: i64 = 4;
+
+/// Elements per chunk when a map's innermost axis is split into chunks (see [`map_chunk`]): a
+/// multiple of every vector width times [`UNROLL`], so only a row's last chunk has a tail.
+pub(super) const CHUNK: usize = 16384;
+
+/// Maps with fewer rows than this and an innermost axis of at least `2 * CHUNK` elements are
+/// parallelised over chunks of the innermost axis as well as over rows.
+const CHUNK_MAX_ROWS: usize = 64;
+
+/// The chunk size a map over `dims` splits its innermost axis into, if it does: when it has
+/// few rows (fewer than [`CHUNK_MAX_ROWS`]) and a long innermost axis (at least two chunks).
+pub(super) fn map_chunk(dims: &[usize]) -> Option<usize> {
+    let n = *dims.last()?;
+    (rows(dims) < CHUNK_MAX_ROWS && n >= 2 * CHUNK).then_some(CHUNK)
+}
+
+/// The parallel extent of a map over `dims`: its rows, times the chunks per row when
+/// [`map_chunk`] splits the innermost axis.
+pub(super) fn map_extent(dims: &[usize]) -> usize {
+    match map_chunk(dims) {
+        Some(c) => rows(dims) * dims[dims.len() - 1].div_ceil(c),
+        None => rows(dims),
+    }
+}
 
 /// Where a map's [`InstKind::Acc`] comes from: an array of `dtype` laid out like the output.
 #[derive(Clone, Copy)]
@@ -53,7 +78,10 @@ pub(super) fn map_vectorises(
         && acc.is_none_or(|a| a == out_dtype && acc_dtype(body).is_none_or(|d| d == a))
 }
 
-/// Emits `out[p] = body(p)` for the rows `[lo, hi)` of `dims` (rows = all axes but the last).
+/// Emits `out[p] = body(p)` for the points `[lo, hi)` of [`map_extent`]`(dims)`: rows of `dims`
+/// (all axes but the last), or, when [`map_chunk`] splits the innermost axis into chunks of `C`,
+/// `(row, chunk)` pairs in row-major order, chunk `c` covering inner positions
+/// `[c * C, min((c + 1) * C, n))`. Disjoint ranges write disjoint output elements.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn emit_map(
     b: &mut FunctionBuilder,
@@ -75,7 +103,26 @@ pub(super) fn emit_map(
         vec_of(out_dtype).filter(|_| map_vectorises(dims, body, out_dtype, acc.map(|a| a.dtype)));
     let osz = out_dtype.size_bytes() as i64;
     let want_acc = acc_dtype(body);
-    for_loop(b, lo, hi, 1, &[], |b, row, _| {
+    let chunk = map_chunk(dims);
+    for_loop(b, lo, hi, 1, &[], |b, point, _| {
+        // The row and the inner range `[j0, j1)` this point covers.
+        let (row, j0, j1) = match chunk {
+            Some(c) => {
+                let per_row = n.div_ceil(c) as i64;
+                let row = b.ins().udiv_imm_u(point, per_row);
+                let ci = b.ins().urem_imm_u(point, per_row);
+                let j0 = b.ins().imul_imm_s(ci, c as i64);
+                let j1 = b.ins().iadd_imm_s(j0, c as i64);
+                let n_v = k64(b, n);
+                let past = b.ins().icmp(IntCC::SignedGreaterThan, j1, n_v);
+                let j1 = b.ins().select(past, n_v, j1);
+                (row, j0, j1)
+            }
+            None => {
+                let (j0, j1) = (k64(b, 0), k64(b, n));
+                (point, j0, j1)
+            }
+        };
         let mut coords = unflatten(b, row, outer);
         coords.push(k64(b, 0));
         let first = b.ins().imul_imm_s(row, n as i64);
@@ -87,8 +134,8 @@ pub(super) fn emit_map(
             )
         });
         let mut rv = emit_row(b, &mut fx.env, &plan, &coords, None)?;
-        let n_v = k64(b, n);
-        let mut j = k64(b, 0);
+        let n_v = j1;
+        let mut j = j0;
         if let Some(vty) = vty {
             emit_splats(b, &plan, &mut rv, vty);
             let lanes = i64::from(vty.lane_count());

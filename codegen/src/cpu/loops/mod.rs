@@ -72,7 +72,7 @@ use kiln_ir::DType;
 use self::body::{buffer, unsupported};
 use self::canon::canonicalize;
 use self::index::{emit_gather, emit_scatter, GatherParts, ScatterParts};
-use self::map::{emit_map, map_vectorises, rows, AccSource};
+use self::map::{emit_map, map_extent, map_vectorises, rows, AccSource};
 use self::nest::{define, numel, Fx};
 use self::reduce::{emit_argmax, emit_reduce, Reduction};
 use crate::cpu::jit::Jit;
@@ -122,7 +122,7 @@ pub fn compile_loop_kernel(
             })?;
             Ok(LoopKernel {
                 func,
-                parallel_extent: rows(&dims),
+                parallel_extent: map_extent(&dims),
                 work: shape.numel(),
             })
         }
@@ -233,7 +233,8 @@ pub fn compile_loop_kernel(
 }
 
 /// Compiles the epilogue of `Gemm` kernel `kernel_index` as a loop over the gemm's
-/// `[batch..., m, n]` output, with `parallel_extent = batch * m` (rows); `Ok(None)` when the
+/// `[batch..., m, n]` output, with `parallel_extent = batch * m` (rows; times the chunks per row
+/// when `n` is long and the rows few, as for an elementwise map); `Ok(None)` when the
 /// gemm has no epilogue.
 ///
 /// [`InstKind::Acc`](kiln_ir::kernel::InstKind::Acc) is the product at the same position,
@@ -300,7 +301,7 @@ pub fn compile_gemm_epilogue(
     )?;
     Ok(Some(LoopKernel {
         func,
-        parallel_extent: rows(&dims),
+        parallel_extent: map_extent(&dims),
         work: numel(&dims),
     }))
 }

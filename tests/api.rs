@@ -294,3 +294,32 @@ fn inputs_are_fed_by_name_and_checked() -> Result<()> {
     assert!(dtype.to_string().contains("got f64[2]"), "{dtype}");
     Ok(())
 }
+
+/// The CPU backend reads feeds in place: evaluation must leave the caller's tensors, and the
+/// graph's parameters, exactly as they were.
+#[test]
+fn evaluation_leaves_feeds_and_parameters_untouched() -> Result<()> {
+    let g = Graph::new();
+    let n = 3 * 16384 + 5; // long enough to be split across threads
+    let x = g.input("x", DType::F32, &[n])?;
+    let mask = g.input("m", DType::Bool, &[n])?;
+    let w = g.parameter(
+        "w",
+        HostTensor::from((0..n).map(|i| i as f32).collect::<Vec<f32>>()),
+    )?;
+    let y = (&x * &w)?.where_(&mask, 0.0)?.exp()?;
+    let xv = HostTensor::from((0..n).map(|i| (i % 7) as f32 * 0.1).collect::<Vec<f32>>());
+    let mv = HostTensor::from((0..n).map(|i| i % 3 == 0).collect::<Vec<bool>>());
+    let (x_before, m_before, w_before) = (xv.clone(), mv.clone(), g.parameter_value("w")?);
+    for _ in 0..2 {
+        let out = g.eval(&[&y, &x], &[("x", &xv), ("m", &mv)])?;
+        assert_eq!(
+            out[1], x_before,
+            "an input returned as an output is a copy of it"
+        );
+    }
+    assert_eq!(xv, x_before);
+    assert_eq!(mv, m_before);
+    assert_eq!(g.parameter_value("w")?, w_before);
+    Ok(())
+}

@@ -13,7 +13,7 @@ mod loops_runner;
 
 use kiln_codegen::cpu::loops::kernel_vectorises;
 use kiln_ir::kernel::{evaluate_program, lower, KernelKind, LowerOptions};
-use kiln_ir::testing::random_graph_from_seed;
+use kiln_ir::testing::{feeds, random_graph_from_seed};
 use kiln_ir::{
     BinaryOp, DType, Distribution, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape,
     SliceRange, TensorType, UnaryOp,
@@ -114,47 +114,6 @@ fn check(
     feeds: &HashMap<String, HostTensor>,
 ) -> Result<bool, String> {
     check_with(g, outputs, feeds, TIGHT)
-}
-
-/// Deterministic values: small numbers of both signs; for floats with `specials`, an occasional
-/// NaN, ±inf or -0.
-fn feed_for(dtype: DType, shape: &Shape, seed: u64, specials: bool) -> HostTensor {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let values: Vec<f64> = (0..shape.numel())
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let r = (s % 100_000) as f64 / 100_000.0;
-            match dtype {
-                DType::Bool => f64::from(u8::from(r < 0.5)),
-                DType::I32 | DType::I64 => (r * 21.0).floor() - 10.0,
-                DType::F32 | DType::F64 => {
-                    if specials && s.is_multiple_of(61) {
-                        [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0][(s % 4) as usize]
-                    } else {
-                        r * 8.0 - 4.0
-                    }
-                }
-            }
-        })
-        .collect();
-    HostTensor::from_f64(dtype, shape.clone(), &values).unwrap()
-}
-
-fn feeds(g: &Graph, seed: u64, specials: bool) -> HashMap<String, HostTensor> {
-    let mut f = HashMap::new();
-    for (i, id) in g.inputs().into_iter().chain(g.parameters()).enumerate() {
-        let n = g.node(id).unwrap();
-        let (Op::Input { name } | Op::Parameter { name }) = &n.op else {
-            continue;
-        };
-        f.insert(
-            name.clone(),
-            feed_for(n.dtype(), n.shape(), seed + i as u64, specials),
-        );
-    }
-    f
 }
 
 fn sh(d: &[usize]) -> Shape {

@@ -640,3 +640,51 @@ mod tests {
         assert!(!g.is_empty());
     }
 }
+
+/// Deterministic values: small numbers of both signs; for floats with `specials`, an occasional
+/// NaN, ±inf or -0.
+pub fn feed_for(dtype: DType, shape: &Shape, seed: u64, specials: bool) -> HostTensor {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let values: Vec<f64> = (0..shape.numel())
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let r = (s % 100_000) as f64 / 100_000.0;
+            match dtype {
+                DType::Bool => f64::from(u8::from(r < 0.5)),
+                DType::I32 | DType::I64 => (r * 21.0).floor() - 10.0,
+                DType::F32 | DType::F64 => {
+                    if specials && s.is_multiple_of(61) {
+                        [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0][(s % 4) as usize]
+                    } else {
+                        r * 8.0 - 4.0
+                    }
+                }
+            }
+        })
+        .collect();
+    // Valid by construction: one value per element of `shape`.
+    HostTensor::from_f64(dtype, shape.clone(), &values)
+        .unwrap_or_else(|_| HostTensor::full(dtype, shape.clone(), 0.0))
+}
+
+/// Deterministic values (see [`feed_for`]) for every input and parameter of `g`, by name.
+pub fn feeds(
+    g: &Graph,
+    seed: u64,
+    specials: bool,
+) -> std::collections::HashMap<String, HostTensor> {
+    let mut f = std::collections::HashMap::new();
+    for (i, id) in g.inputs().into_iter().chain(g.parameters()).enumerate() {
+        let Ok(n) = g.node(id) else { continue };
+        let (Op::Input { name } | Op::Parameter { name }) = &n.op else {
+            continue;
+        };
+        f.insert(
+            name.clone(),
+            feed_for(n.dtype(), n.shape(), seed + i as u64, specials),
+        );
+    }
+    f
+}

@@ -3,7 +3,7 @@
 //! random graphs, and properties of the memory plan.
 
 use kiln_ir::kernel::{evaluate_program, lower, BufferKind, KernelKind, LowerOptions, Program};
-use kiln_ir::testing::random_graph_from_seed;
+use kiln_ir::testing::{feeds, random_graph_from_seed};
 use kiln_ir::{evaluate, BinaryOp, DType, Graph, HostTensor, IrError, NodeId, Op, Shape};
 use std::collections::HashMap;
 
@@ -44,47 +44,6 @@ fn eager_count(g: &Graph) -> usize {
             )
         })
         .count()
-}
-
-/// Deterministic feed values: small numbers, some negative, with an occasional special value
-/// for floats when `specials` is set.
-fn feed_for(dtype: DType, shape: &Shape, seed: u64, specials: bool) -> HostTensor {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let values: Vec<f64> = (0..shape.numel())
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let r = (s % 1000) as f64 / 1000.0;
-            match dtype {
-                DType::Bool => f64::from(u8::from(r < 0.5)),
-                DType::I32 | DType::I64 => (r * 11.0).floor() - 5.0,
-                DType::F32 | DType::F64 => {
-                    if specials && s.is_multiple_of(97) {
-                        [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0][(s % 4) as usize]
-                    } else {
-                        r * 8.0 - 4.0
-                    }
-                }
-            }
-        })
-        .collect();
-    HostTensor::from_f64(dtype, shape.clone(), &values).unwrap()
-}
-
-fn feeds(g: &Graph, seed: u64, specials: bool) -> HashMap<String, HostTensor> {
-    let mut f = HashMap::new();
-    for (i, id) in g.inputs().into_iter().chain(g.parameters()).enumerate() {
-        let n = g.node(id).unwrap();
-        let (Op::Input { name } | Op::Parameter { name }) = &n.op else {
-            continue;
-        };
-        f.insert(
-            name.clone(),
-            feed_for(n.dtype(), n.shape(), seed + i as u64, specials),
-        );
-    }
-    f
 }
 
 /// Exact for bool and integers, NaN matches NaN, floats within a rounding-sized tolerance.

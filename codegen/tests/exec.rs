@@ -9,7 +9,7 @@
 use kiln_codegen::cpu::CpuBackend;
 use kiln_codegen::{Backend, CodegenError};
 use kiln_ir::kernel::{lower, KernelKind, LowerOptions, Program};
-use kiln_ir::testing::{feed_for, feeds, random_graph_from_seed};
+use kiln_ir::testing::{feed_for, feeds, random_graph_from_seed, same, Tol};
 use kiln_ir::{
     evaluate, BinaryOp, DType, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape, UnaryOp,
 };
@@ -17,13 +17,6 @@ use std::collections::HashMap;
 
 fn sh(d: &[usize]) -> Shape {
     Shape::new(d).unwrap()
-}
-
-/// Relative and absolute tolerance per float dtype (integers and bools compare exactly).
-#[derive(Clone, Copy)]
-struct Tol {
-    f32: (f64, f64),
-    f64: (f64, f64),
 }
 
 /// Large f32 products accumulate in f32 in the library's order (the IR allows it).
@@ -38,33 +31,6 @@ const GRAPH_TOL: Tol = Tol {
     f32: (1e-4, 1e-5),
     f64: (1e-10, 1e-12),
 };
-
-fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String> {
-    if got.dtype() != want.dtype() || got.shape() != want.shape() {
-        return Err(format!(
-            "type {}{} vs {}{}",
-            got.dtype(),
-            got.shape(),
-            want.dtype(),
-            want.shape()
-        ));
-    }
-    let (rel, abs) = match got.dtype() {
-        DType::F32 => tol.f32,
-        DType::F64 => tol.f64,
-        DType::Bool | DType::I32 | DType::I64 => (0.0, 0.0),
-    };
-    for i in 0..got.numel() {
-        let (x, y) = (got.get_f64(i), want.get_f64(i));
-        let ok = x == y
-            || (x.is_nan() && y.is_nan())
-            || (x - y).abs() <= abs + rel * x.abs().max(y.abs());
-        if !ok {
-            return Err(format!("element {i}: got {x}, want {y}"));
-        }
-    }
-    Ok(())
-}
 
 fn run(
     p: &Program,

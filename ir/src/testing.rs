@@ -688,3 +688,40 @@ pub fn feeds(
     }
     f
 }
+
+/// Relative and absolute tolerance for f32 and f64.
+#[derive(Clone, Copy)]
+pub struct Tol {
+    /// (relative, absolute) for f32.
+    pub f32: (f64, f64),
+    /// (relative, absolute) for f64.
+    pub f64: (f64, f64),
+}
+
+/// Exact for bool and integers, NaN matches NaN, floats within `abs + rel * max(|x|, |y|)`.
+pub fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String> {
+    if got.dtype() != want.dtype() || got.shape() != want.shape() {
+        return Err(format!(
+            "type {}{} vs {}{}",
+            got.dtype(),
+            got.shape(),
+            want.dtype(),
+            want.shape()
+        ));
+    }
+    let (rel, abs) = match got.dtype() {
+        DType::F32 => tol.f32,
+        DType::F64 => tol.f64,
+        DType::Bool | DType::I32 | DType::I64 => (0.0, 0.0),
+    };
+    for i in 0..got.numel() {
+        let (x, y) = (got.get_f64(i), want.get_f64(i));
+        let ok = x == y
+            || (x.is_nan() && y.is_nan())
+            || (x - y).abs() <= abs + rel * x.abs().max(y.abs());
+        if !ok {
+            return Err(format!("element {i}: got {x}, want {y}"));
+        }
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! random graphs, and properties of the memory plan.
 
 use kiln_ir::kernel::{evaluate_program, lower, BufferKind, KernelKind, LowerOptions, Program};
-use kiln_ir::testing::{feeds, random_graph_from_seed};
+use kiln_ir::testing::{feeds, random_graph_from_seed, same, Tol};
 use kiln_ir::{evaluate, BinaryOp, DType, Graph, HostTensor, IrError, NodeId, Op, Shape};
 use std::collections::HashMap;
 
@@ -46,35 +46,12 @@ fn eager_count(g: &Graph) -> usize {
         .count()
 }
 
-/// Exact for bool and integers, NaN matches NaN, floats within a rounding-sized tolerance.
-/// (The kernel evaluator is in fact bit-exact against the interpreter today; the tolerance
-/// leaves room for lowerings that reorder sums, such as split reductions.)
-fn same(a: &HostTensor, b: &HostTensor) -> Result<(), String> {
-    if a.dtype() != b.dtype() || a.shape() != b.shape() {
-        return Err(format!(
-            "type {}{} vs {}{}",
-            a.dtype(),
-            a.shape(),
-            b.dtype(),
-            b.shape()
-        ));
-    }
-    let tol = match a.dtype() {
-        DType::F32 => 1e-5,
-        DType::F64 => 1e-12,
-        DType::Bool | DType::I32 | DType::I64 => 0.0,
-    };
-    for i in 0..a.numel() {
-        let (x, y) = (a.get_f64(i), b.get_f64(i));
-        let ok = x == y
-            || (x.is_nan() && y.is_nan())
-            || (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()));
-        if !ok {
-            return Err(format!("element {i}: {x} vs {y}"));
-        }
-    }
-    Ok(())
-}
+/// The kernel evaluator is in fact bit-exact against the interpreter today; the tolerance
+/// leaves room for lowerings that reorder sums, such as split reductions.
+const KERNEL_TOL: Tol = Tol {
+    f32: (1e-5, 1e-5),
+    f64: (1e-12, 1e-12),
+};
 
 /// Lowers `outputs` fused and eager, runs both with the kernel evaluator and compares each with
 /// the interpreter.
@@ -85,7 +62,8 @@ fn check(g: &Graph, outputs: &[NodeId], feeds: &HashMap<String, HostTensor>) -> 
         let got = evaluate_program(&p, feeds)
             .map_err(|e| format!("eval (eager={}): {e}\n{p}", opts.eager))?;
         for (i, (w, o)) in want.iter().zip(&got).enumerate() {
-            same(o, w).map_err(|e| format!("eager={} output {i}: {e}\n{p}", opts.eager))?;
+            same(o, w, KERNEL_TOL)
+                .map_err(|e| format!("eager={} output {i}: {e}\n{p}", opts.eager))?;
         }
     }
     Ok(())

@@ -10,7 +10,6 @@ use crate::graph::Graph;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use kiln_ir::{DType, HostTensor};
-use std::collections::HashMap;
 
 /// A parameter (or state buffer) name and the node computing its next value.
 pub type Update = (String, Tensor);
@@ -363,13 +362,7 @@ impl TrainStep {
             .next()
             .ok_or_else(|| Error::api("TrainStep", "no loss value"))?
             .item()?;
-        let new: HashMap<&str, HostTensor> = self
-            .updates
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .zip(values)
-            .collect();
-        for (name, value) in new {
+        for ((name, _), value) in self.updates.iter().zip(values) {
             self.graph.set_parameter(name, value)?;
         }
         Ok(loss)

@@ -44,9 +44,13 @@ impl Default for CompileOptions {
 pub(crate) type Compiled = Rc<RefCell<Box<dyn kiln_codegen::Executable>>>;
 
 thread_local! {
-    /// Structural cache: (hash of the optimised graph text, options) -> compiled program.
+    /// Structural cache: (hash of the optimised graph text and the update bindings, options)
+    /// -> compiled program.
     static CACHE: RefCell<HashMap<(u64, bool, Device), Compiled>> = RefCell::new(HashMap::new());
 }
+
+/// A training step's parameter updates: (parameter name, node computing its next value).
+pub(crate) type Updates = [(String, NodeId)];
 
 /// Forgets every compiled program of this thread's structural cache (for cold-compile
 /// measurements); executables already handed out keep working.
@@ -55,47 +59,95 @@ pub fn clear_compile_cache() {
 }
 
 /// A compiled graph: runs `outputs` of the graph it came from, reading the graph's current
-/// parameter values and bound inputs, plus the feeds given to [`Executable::run`].
+/// parameter values and bound inputs, plus the feeds given to [`Executable::run`]. A training
+/// step's executable also writes new values into some of the graph's parameters.
 pub struct Executable {
     graph: Graph,
     outputs: Vec<NodeId>,
+    /// The parameters each run updates, with the nodes of their new values.
+    updates: Vec<(String, NodeId)>,
     program: Option<Compiled>,
 }
 
 impl Executable {
     /// Runs once: `feeds` name the graph's inputs (they override values bound with
-    /// [`Graph::feed`]); parameters come from the graph.
+    /// [`Graph::feed`]); parameters come from the graph. A training step's executable then
+    /// stores the new parameter values — on a compiled device by writing them into the
+    /// parameters' own memory, with no copy; after a failed run every parameter is unchanged.
     pub fn run(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
-        let st = self.graph.state();
-        for (name, _) in feeds {
-            if st.params.contains_key(*name) {
-                return Err(Error::api(
-                    "run",
-                    format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
-                ));
+        {
+            let st = self.graph.state();
+            for (name, _) in feeds {
+                if st.params.contains_key(*name) {
+                    return Err(Error::api(
+                        "run",
+                        format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
+                    ));
+                }
             }
         }
-        let lookup = |name: &str| -> Option<&HostTensor> {
-            feeds
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| *v)
-                .or_else(|| st.bound.get(name))
-                .or_else(|| st.params.get(name))
-        };
         match &self.program {
-            Some(p) => Ok(p.borrow_mut().run(&lookup).map_err(from_codegen)?),
-            None => {
-                let all: HashMap<String, HostTensor> = st
-                    .params
+            Some(p) => self.run_compiled(p, feeds),
+            None => self.run_interpreted(feeds),
+        }
+    }
+
+    /// Runs the backend program; the updated parameters are lent to it for the run.
+    fn run_compiled(&self, p: &Compiled, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+        let mut taken = self.take_updated()?;
+        let ran = {
+            let st = self.graph.state();
+            let lookup = |name: &str| -> Option<&HostTensor> {
+                feeds
                     .iter()
-                    .chain(st.bound.iter())
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .chain(feeds.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())))
-                    .collect();
-                Ok(kiln_ir::interp::evaluate(&st.ir, &self.outputs, &all)?)
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| *v)
+                    .or_else(|| st.bound.get(name))
+                    .or_else(|| st.params.get(name))
+            };
+            let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
+            p.borrow_mut().run_updating(&lookup, &mut params)
+        };
+        self.graph.state_mut().params.extend(taken);
+        ran.map_err(from_codegen)
+    }
+
+    /// Moves the updated parameters out of the graph's store (they go back after the run).
+    fn take_updated(&self) -> Result<Vec<(String, HostTensor)>> {
+        let mut st = self.graph.state_mut();
+        let mut taken = Vec::with_capacity(self.updates.len());
+        for (name, _) in &self.updates {
+            match st.params.remove_entry(name) {
+                Some(entry) => taken.push(entry),
+                None => {
+                    st.params.extend(taken);
+                    return Err(Error::api("run", format!("no parameter named \"{name}\"")));
+                }
             }
         }
+        Ok(taken)
+    }
+
+    /// The interpreter: evaluates the outputs and the new parameter values, then stores those.
+    fn run_interpreted(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+        let mut values = {
+            let st = self.graph.state();
+            let all: HashMap<String, HostTensor> = st
+                .params
+                .iter()
+                .chain(st.bound.iter())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(feeds.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())))
+                .collect();
+            let mut ids = self.outputs.clone();
+            ids.extend(self.updates.iter().map(|(_, v)| *v));
+            kiln_ir::interp::evaluate(&st.ir, &ids, &all)?
+        };
+        let updated = values.split_off(self.outputs.len());
+        for ((name, _), value) in self.updates.iter().zip(updated) {
+            self.graph.set_parameter(name, value)?;
+        }
+        Ok(values)
     }
 }
 
@@ -116,32 +168,39 @@ pub fn compile(outputs: &[&Tensor], options: &CompileOptions) -> Result<Executab
         first.check_same_graph(t, "compile")?;
     }
     let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
-    compile_ids(first.graph(), &ids, options)
+    compile_ids(first.graph(), &ids, &[], options)
 }
 
 pub(crate) fn compile_ids(
     graph: &Graph,
     ids: &[NodeId],
+    updates: &Updates,
     options: &CompileOptions,
 ) -> Result<Executable> {
     let program = match options.device {
         Device::Interpreter => None,
-        Device::Cpu => Some(compile_cpu(graph, ids, options.eager)?),
+        Device::Cpu => Some(compile_cpu(graph, ids, updates, options.eager)?),
     };
     Ok(Executable {
         graph: graph.clone(),
         outputs: ids.to_vec(),
+        updates: updates.to_vec(),
         program,
     })
 }
 
-fn compile_cpu(graph: &Graph, ids: &[NodeId], eager: bool) -> Result<Compiled> {
+fn compile_cpu(graph: &Graph, ids: &[NodeId], updates: &Updates, eager: bool) -> Result<Compiled> {
     let mut ir = graph.state().ir.clone();
-    ir.set_outputs(ids)?;
+    let mut all = ids.to_vec();
+    all.extend(updates.iter().map(|(_, v)| *v));
+    ir.set_outputs(&all)?;
     kiln_ir::passes::optimize(&mut ir)?;
     let text = ir.to_text();
     let mut h = DefaultHasher::new();
     text.hash(&mut h);
+    for (name, _) in updates {
+        name.hash(&mut h);
+    }
     let key = (h.finish(), eager, Device::Cpu);
     if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return Ok(hit);
@@ -151,7 +210,14 @@ fn compile_cpu(graph: &Graph, ids: &[NodeId], eager: bool) -> Result<Compiled> {
     } else {
         LowerOptions::default()
     };
-    let program = kiln_ir::kernel::lower(&ir, ir.outputs(), &lower)?;
+    // The optimiser keeps the output list in step with the nodes it rewrites.
+    let (outs, values) = ir.outputs().split_at(ids.len());
+    let bindings: Vec<(String, NodeId)> = updates
+        .iter()
+        .zip(values)
+        .map(|((name, _), &v)| (name.clone(), v))
+        .collect();
+    let program = kiln_ir::kernel::lower_step(&ir, outs, &bindings, &lower)?;
     let exe = CpuBackend::default()
         .compile(&program)
         .map_err(from_codegen)?;
@@ -163,12 +229,27 @@ fn compile_cpu(graph: &Graph, ids: &[NodeId], eager: bool) -> Result<Compiled> {
 impl Graph {
     /// The executable for `ids` under this graph's options, compiled once per graph.
     pub(crate) fn executable_for(&self, ids: &[NodeId]) -> Result<Rc<Executable>> {
+        self.step_executable_for(ids, &[])
+    }
+
+    /// The executable for `ids` that also applies `updates` to the parameters (a training
+    /// step), compiled once per graph.
+    pub(crate) fn step_executable_for(
+        &self,
+        ids: &[NodeId],
+        updates: &Updates,
+    ) -> Result<Rc<Executable>> {
         let options = self.compile_options();
-        let key = (ids.to_vec(), options.eager, options.device);
+        let key = (
+            ids.to_vec(),
+            updates.to_vec(),
+            options.eager,
+            options.device,
+        );
         if let Some(e) = self.state().executables.get(&key) {
             return Ok(e.clone());
         }
-        let exe = Rc::new(compile_ids(self, ids, &options)?);
+        let exe = Rc::new(compile_ids(self, ids, updates, &options)?);
         self.state_mut().executables.insert(key, exe.clone());
         Ok(exe)
     }

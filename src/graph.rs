@@ -21,6 +21,10 @@ pub enum Device {
     Cpu,
 }
 
+/// What identifies a compiled executable of a graph: output ids, parameter updates (name, new
+/// value node), eager, device.
+pub(crate) type ExecutableKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Device);
+
 pub(crate) struct GraphState {
     pub(crate) ir: kiln_ir::Graph,
     /// Current values of `param` nodes, by name.
@@ -28,8 +32,8 @@ pub(crate) struct GraphState {
     pub(crate) device: Device,
     /// Fusion off (eager mode) for compiled devices.
     pub(crate) eager: bool,
-    /// Compiled executables by (output ids, eager, device).
-    pub(crate) executables: HashMap<(Vec<NodeId>, bool, Device), Rc<crate::compile::Executable>>,
+    /// Compiled executables by (output ids, parameter updates, eager, device).
+    pub(crate) executables: HashMap<ExecutableKey, Rc<crate::compile::Executable>>,
     /// Leaves whose gradients `backward` accumulates (parameters, by default).
     pub(crate) requires_grad: HashSet<NodeId>,
     /// Accumulated gradients of leaves (`x.grad()`).

@@ -79,6 +79,16 @@ pub trait Optimizer {
             }
         }
         let refs: Vec<(&str, &HostTensor)> = feeds.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        if active.len() == params.len() {
+            // Every parameter has a gradient: one program updates them all in place.
+            let bindings: Vec<(String, kiln_ir::NodeId)> = cache
+                .updates
+                .iter()
+                .map(|(name, t)| (name.clone(), t.id()))
+                .collect();
+            g.step_executable_for(&[], &bindings)?.run(&refs)?;
+            return Ok(());
+        }
         let outs: Vec<&Tensor> = cache.updates.iter().map(|(_, t)| t).collect();
         let values = g.eval(&outs, &refs)?;
         // Parameters without a gradient are left alone, with their state, as in PyTorch.
@@ -350,21 +360,25 @@ impl TrainStep {
     }
 
     /// Runs one step on `feeds` (the graph's inputs, e.g. a batch) and returns the loss before
-    /// the update.
+    /// the update. The new parameter and state values are written into their tensors in place
+    /// (no copies on a compiled device); a step that fails leaves them unchanged.
     pub fn run(&self, feeds: &[(&str, &HostTensor)]) -> Result<f64> {
         let lr = HostTensor::scalar(self.lr_dtype, self.lr);
         let mut all: Vec<(&str, &HostTensor)> = feeds.to_vec();
         all.push((&self.lr_input, &lr));
-        let mut outs: Vec<&Tensor> = vec![&self.loss];
-        outs.extend(self.updates.iter().map(|(_, t)| t));
-        let mut values = self.graph.eval(&outs, &all)?.into_iter();
-        let loss = values
-            .next()
+        let bindings: Vec<(String, kiln_ir::NodeId)> = self
+            .updates
+            .iter()
+            .map(|(name, t)| (name.clone(), t.id()))
+            .collect();
+        let exe = self
+            .graph
+            .step_executable_for(&[self.loss.id()], &bindings)?;
+        let loss = exe
+            .run(&all)?
+            .first()
             .ok_or_else(|| Error::api("TrainStep", "no loss value"))?
             .item()?;
-        for ((name, _), value) in self.updates.iter().zip(values) {
-            self.graph.set_parameter(name, value)?;
-        }
         Ok(loss)
     }
 }

@@ -27,5 +27,20 @@ pub trait Executable {
     /// Runs the program once. Every `Input` and `Param` buffer is looked up by name in
     /// `feeds` and checked against its declared dtype and shape (`IrError::MissingFeed`,
     /// `IrError::FeedMismatch`); returns one host tensor per program output, in order.
-    fn run(&mut self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>>;
+    ///
+    /// A program that updates parameters (`Program::updates`) must be run with
+    /// [`Executable::run_updating`]; here it is an error.
+    fn run(&mut self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>> {
+        self.run_updating(feeds, &mut [])
+    }
+
+    /// Runs a training step: like [`Executable::run`], but the parameters of
+    /// `Program::updates` are not looked up in `feeds`: `params[i]` is the current value of
+    /// `updates[i]` (checked like a feed), and on success it holds the new value, written in
+    /// place. On error every tensor in `params` is left unchanged.
+    fn run_updating(
+        &mut self,
+        feeds: &Feeds<'_>,
+        params: &mut [&mut HostTensor],
+    ) -> Result<Vec<HostTensor>>;
 }

@@ -460,3 +460,84 @@ fn exec_reuses_an_executable() {
         }
     }
 }
+
+/// `p_new = p - 0.5 * g` over `[n]`, as a training step updating `p` in place.
+fn sgd_step(n: usize) -> Program {
+    let mut g = Graph::new();
+    let p = g.parameter("p", DType::F32, sh(&[n])).unwrap();
+    let grad = g.input("g", DType::F32, sh(&[n])).unwrap();
+    let lr = g.scalar(DType::F32, 0.5).unwrap();
+    let lr = g.reshape(lr, sh(&[1])).unwrap();
+    let lr = g.expand(lr, sh(&[n])).unwrap();
+    let step = g.binary(BinaryOp::Mul, lr, grad).unwrap();
+    let new = g.binary(BinaryOp::Sub, p, step).unwrap();
+    let total = g.reduce(ReduceOp::Sum, p, &[0]).unwrap();
+    kiln_ir::kernel::lower_step(&g, &[total], &[("p".into(), new)], &LowerOptions::default())
+        .unwrap()
+}
+
+#[test]
+fn exec_training_step_writes_the_parameter_in_place() {
+    // Large enough for several threads; the sum output reads the old value.
+    let n = 1 << 17;
+    let program = sgd_step(n);
+    let mut exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
+    let pv: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
+    let mut p = HostTensor::new(sh(&[n]), kiln_ir::TensorData::F32(pv.clone())).unwrap();
+    let g = HostTensor::full(DType::F32, sh(&[n]), 2.0);
+    let f = HashMap::from([("g".to_string(), g)]);
+    let before = p.as_f32().unwrap().as_ptr();
+    let out = exe
+        .run_updating(&|n: &str| f.get(n), &mut [&mut p])
+        .unwrap();
+    assert_eq!(
+        p.as_f32().unwrap().as_ptr(),
+        before,
+        "the tensor was replaced, not updated"
+    );
+    let want_sum: f64 = pv.iter().map(|&v| f64::from(v)).sum();
+    assert!((out[0].item().unwrap() - want_sum).abs() <= 1e-6 * want_sum);
+    for (i, (&new, &old)) in p.as_f32().unwrap().iter().zip(&pv).enumerate() {
+        assert_eq!(new, old - 1.0, "element {i}");
+    }
+    // A second run continues from the new value.
+    exe.run_updating(&|n: &str| f.get(n), &mut [&mut p])
+        .unwrap();
+    assert_eq!(p.as_f32().unwrap()[7], pv[7] - 2.0);
+}
+
+#[test]
+fn exec_training_step_misuse_is_an_error_and_changes_nothing() {
+    let program = sgd_step(5);
+    let mut exe = CpuBackend::default().compile(&program).unwrap();
+    let g = HostTensor::full(DType::F32, sh(&[5]), 2.0);
+    let f = HashMap::from([("g".to_string(), g)]);
+    // No parameters passed (plain `run`).
+    assert!(exe.run(&|n: &str| f.get(n)).is_err());
+    // Wrong shape.
+    let mut wrong = HostTensor::full(DType::F32, sh(&[4]), 1.0);
+    let err = exe
+        .run_updating(&|n: &str| f.get(n), &mut [&mut wrong])
+        .unwrap_err();
+    assert!(
+        matches!(err, CodegenError::Ir(IrError::FeedMismatch { .. })),
+        "{err}"
+    );
+    assert_eq!(wrong, HostTensor::full(DType::F32, sh(&[4]), 1.0));
+    // A missing feed: the parameter stays as it was.
+    let mut p = HostTensor::full(DType::F32, sh(&[5]), 1.0);
+    let none = HashMap::<String, HostTensor>::new();
+    assert!(exe
+        .run_updating(&|n: &str| none.get(n), &mut [&mut p])
+        .is_err());
+    assert_eq!(p, HostTensor::full(DType::F32, sh(&[5]), 1.0));
+    // Empty parameters copy through the executable's own buffer.
+    let empty = sgd_step(0);
+    let mut exe = CpuBackend::default().compile(&empty).unwrap();
+    let g0 = HostTensor::full(DType::F32, sh(&[0]), 2.0);
+    let f0 = HashMap::from([("g".to_string(), g0)]);
+    let mut p0 = HostTensor::full(DType::F32, sh(&[0]), 1.0);
+    exe.run_updating(&|n: &str| f0.get(n), &mut [&mut p0])
+        .unwrap();
+    assert_eq!(p0.numel(), 0);
+}

@@ -149,6 +149,14 @@ struct FeedSlot {
     in_place: bool,
 }
 
+/// A parameter the program updates: the caller's tensor is bound to its buffer for the run.
+struct UpdateSlot {
+    name: String,
+    buffer: usize,
+    dtype: DType,
+    shape: Shape,
+}
+
 /// An output: its buffer, dtype and shape, and whether kernels write it straight into the
 /// returned tensor's vector (a numeric `Output` buffer listed once).
 struct OutputSlot {
@@ -183,6 +191,7 @@ pub struct CpuExecutable {
     /// the addresses stay valid.
     _storage: Vec<Storage>,
     feeds: Vec<FeedSlot>,
+    updates: Vec<UpdateSlot>,
     outputs: Vec<OutputSlot>,
     threads: usize,
     pool: Option<rayon::ThreadPool>,
@@ -308,7 +317,11 @@ impl CpuExecutable {
         // Buffers some kernel writes (a gemm writes its output, then runs its epilogue there).
         let written: Vec<usize> = program.kernels.iter().map(|k| k.out().index()).collect();
         let listed = |b: usize| program.outputs.iter().filter(|o| o.index() == b).count();
+        let updated = |b: &kiln_ir::kernel::BufferId| program.updates.iter().any(|(_, u)| u == b);
         for (name, id) in program.inputs.iter().chain(&program.params) {
+            if updated(id) {
+                continue;
+            }
             let d = decl(*id)?;
             let buffer = id.index();
             feeds.push(FeedSlot {
@@ -320,6 +333,27 @@ impl CpuExecutable {
                 in_place: !written.contains(&buffer) && listed(buffer) == 0,
             });
         }
+        let updates = program
+            .updates
+            .iter()
+            .map(|(name, b)| {
+                let d = decl(*b)?;
+                if !matches!(&d.kind, BufferKind::Param(n) if n == name) {
+                    return Err(CodegenError::Unsupported {
+                        backend: "cpu",
+                        what: format!(
+                            "malformed program: update \"{name}\" is not a parameter buffer"
+                        ),
+                    });
+                }
+                Ok(UpdateSlot {
+                    name: name.clone(),
+                    buffer: b.index(),
+                    dtype: d.dtype,
+                    shape: d.shape.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let outputs = program
             .outputs
             .iter()
@@ -355,6 +389,7 @@ impl CpuExecutable {
             table,
             _storage: storage,
             feeds,
+            updates,
             outputs,
             threads,
             pool,
@@ -512,9 +547,60 @@ impl CpuExecutable {
     }
 }
 
+impl CpuExecutable {
+    /// Checks the updated parameters and binds them: the table points at the caller's tensor
+    /// (written in place by the kernels) or, for an empty or unaligned one, the buffer gets a
+    /// copy; returns the indices of the copied ones, to be copied back after a successful run.
+    fn bind_updates(&mut self, params: &mut [&mut HostTensor]) -> Result<Vec<usize>> {
+        if params.len() != self.updates.len() {
+            return Err(CodegenError::Unsupported {
+                backend: "cpu",
+                what: format!(
+                    "this program updates {} parameters in place, but {} were passed{}",
+                    self.updates.len(),
+                    params.len(),
+                    if params.is_empty() {
+                        " (run it with run_updating)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        for (slot, t) in self.updates.iter().zip(params.iter()) {
+            if t.dtype() != slot.dtype || *t.shape() != slot.shape {
+                return Err(IrError::FeedMismatch {
+                    name: slot.name.clone(),
+                    expected_dtype: slot.dtype,
+                    expected_shape: slot.shape.clone(),
+                    got_dtype: t.dtype(),
+                    got_shape: t.shape().clone(),
+                }
+                .into());
+            }
+        }
+        let mut copied = Vec::new();
+        for (i, (slot, t)) in self.updates.iter().zip(params.iter_mut()).enumerate() {
+            let data = t.as_mut_ptr();
+            if t.numel() > 0 && data as usize % VECTOR_ALIGN == 0 {
+                self.table[slot.buffer] = data;
+            } else {
+                write_tensor(self.owned[slot.buffer], t);
+                copied.push(i);
+            }
+        }
+        Ok(copied)
+    }
+}
+
 impl Executable for CpuExecutable {
-    fn run(&mut self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>> {
-        let loaded = self.load_feeds(feeds);
+    fn run_updating(
+        &mut self,
+        feeds: &Feeds<'_>,
+        params: &mut [&mut HostTensor],
+    ) -> Result<Vec<HostTensor>> {
+        let bound = self.bind_updates(params);
+        let loaded = bound.and_then(|copied| self.load_feeds(feeds).map(|()| copied));
         // The direct outputs' vectors; the table points into them until it is restored below
         // (moving a `Vec` does not move its elements).
         let mut direct: Vec<Option<TensorData>> = Vec::with_capacity(self.outputs.len());
@@ -533,10 +619,19 @@ impl Executable for CpuExecutable {
                 direct.push(data);
             }
         }
-        let ran = loaded.and_then(|()| self.run_steps());
-        // Every pointer into the caller's feeds or into `direct` leaves the table here.
+        let ran = loaded.and_then(|copied| self.run_steps().map(|()| copied));
+        // Every pointer into the caller's feeds, parameters or `direct` leaves the table here.
         self.table.copy_from_slice(&self.owned);
-        ran?;
+        for i in ran? {
+            let (slot, t) = (&self.updates[i], &mut params[i]);
+            let bytes = slot.shape.numel() * slot.dtype.size_bytes();
+            // SAFETY: the parameter's buffer and the tensor both hold `numel` elements of
+            // `dtype` (checked in `bind_updates`) in the same encoding (a bool is the byte 0 or
+            // 1, which the kernels write); the tensor is the caller's memory, apart from ours.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.owned[slot.buffer], t.as_mut_ptr(), bytes)
+            };
+        }
         self.outputs
             .iter()
             .zip(direct)

@@ -162,6 +162,13 @@ fn header(k: &Kernel) -> String {
     }
 }
 
+/// One line per parameter a training step writes: `update "w" -> b3`.
+fn write_updates(out: &mut String, program: &Program) {
+    for (name, b) in &program.updates {
+        let _ = writeln!(out, "update {name:?} -> b{}", b.0);
+    }
+}
+
 fn buffer_kind(kind: &BufferKind) -> String {
     match kind {
         BufferKind::Input(n) => format!("input {n:?}"),
@@ -185,6 +192,7 @@ impl fmt::Display for Program {
                 b.node
             );
         }
+        write_updates(&mut out, self);
         for (i, k) in self.kernels.iter().enumerate() {
             let _ = writeln!(out, "kernel k{i} {}   ; {}", header(k), nodes_list(k));
             match &k.kind {
@@ -269,6 +277,7 @@ impl Program {
                 b.bytes()
             );
         }
+        write_updates(&mut out, self);
         let _ = writeln!(out, "{}", self.summary());
         out
     }

@@ -32,19 +32,35 @@ pub fn evaluate_program(
     program: &Program,
     feeds: &HashMap<String, HostTensor>,
 ) -> Result<Vec<HostTensor>> {
+    Ok(evaluate_step(program, feeds)?.0)
+}
+
+/// Like [`evaluate_program`], and also returns the new value of every parameter the program
+/// updates ([`Program::updates`], in that order).
+pub fn evaluate_step(
+    program: &Program,
+    feeds: &HashMap<String, HostTensor>,
+) -> Result<(Vec<HostTensor>, Vec<HostTensor>)> {
     let mut mem = Memory::new(program, feeds)?;
     for kernel in &program.kernels {
         run_kernel(program, &mut mem, &kernel.kind)?;
     }
-    program
+    let read = |b: BufferId| {
+        let d = program.buffer(b);
+        let values: Vec<f64> = (0..d.numel()).map(|i| mem.get(b, i)).collect();
+        HostTensor::from_f64(d.dtype, d.shape.clone(), &values)
+    };
+    let outputs = program
         .outputs
         .iter()
-        .map(|&b| {
-            let d = program.buffer(b);
-            let values: Vec<f64> = (0..d.numel()).map(|i| mem.get(b, i)).collect();
-            HostTensor::from_f64(d.dtype, d.shape.clone(), &values)
-        })
-        .collect()
+        .map(|&b| read(b))
+        .collect::<Result<_>>()?;
+    let updated = program
+        .updates
+        .iter()
+        .map(|(_, b)| read(*b))
+        .collect::<Result<_>>()?;
+    Ok((outputs, updated))
 }
 
 /// Byte storage of every buffer: store 0 is the arena of temporaries.

@@ -70,6 +70,17 @@ impl LowerOptions {
 /// Errors: [`IrError::UnknownNode`] for an output not in the graph; [`IrError::Unsupported`] if
 /// a rule above cannot be met (not expected for a verified graph).
 pub fn lower(graph: &Graph, outputs: &[NodeId], options: &LowerOptions) -> Result<Program> {
+    let mut program = lower_unplanned(graph, outputs, options)?;
+    program.plan = super::plan::plan_memory(&program);
+    Ok(program)
+}
+
+/// [`lower`] without the memory plan (for callers that change the kernels first).
+pub(super) fn lower_unplanned(
+    graph: &Graph,
+    outputs: &[NodeId],
+    options: &LowerOptions,
+) -> Result<Program> {
     for &o in outputs {
         graph.node(o)?;
     }
@@ -84,10 +95,7 @@ pub fn lower(graph: &Graph, outputs: &[NodeId], options: &LowerOptions) -> Resul
     for _ in 0..=order.len() {
         let part = partition(graph, &order, outputs, options, &forced, &needed)?;
         match build(graph, &order, outputs, &part) {
-            Ok(mut program) => {
-                program.plan = super::plan::plan_memory(&program);
-                return Ok(program);
-            }
+            Ok(program) => return Ok(program),
             Err(Fail::Retry(n)) => {
                 if part.materialised.contains(&n) || !forced.insert(n) {
                     return Err(IrError::Unsupported(format!(
@@ -417,6 +425,7 @@ fn build(
         inputs: b.inputs,
         params: b.params,
         outputs,
+        updates: Vec::new(),
         plan: MemoryPlan::default(),
         graph_nodes: graph.len(),
     })

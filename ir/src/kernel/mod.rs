@@ -17,7 +17,9 @@
 //!   wherever a load's mask is true (or it has no mask), its offset lies in `0..numel` of its
 //!   buffer;
 //! - a kernel's output buffer is never one of the buffers it reads (the memory plan keeps the
-//!   live ranges of a kernel's operands and output apart), so no kernel has to be safe in place;
+//!   live ranges of a kernel's operands and output apart), so no kernel has to be safe in place
+//!   — with one exception: a training step's elementwise kernel that writes a parameter's new
+//!   value in place reads that parameter only at the element it writes ([`update`]);
 //! - a precision note for backends: sums (reduce, gemm, scatter-add) are defined as accumulated
 //!   in f64 and rounded once; a backend may accumulate in the output dtype (tests compare with a
 //!   tolerance), but integer sums should saturate only at the end to match exactly.
@@ -30,10 +32,12 @@ mod emit;
 pub mod eval;
 pub mod fuse;
 pub mod plan;
+pub mod update;
 
-pub use eval::evaluate_program;
+pub use eval::{evaluate_program, evaluate_step};
 pub use fuse::{lower, LowerOptions};
 pub use plan::{plan_memory, MemoryPlan};
+pub use update::lower_step;
 
 use crate::dtype::DType;
 use crate::graph::NodeId;
@@ -364,6 +368,56 @@ impl Kernel {
         }
     }
 
+    /// The kernel's output buffer, to retarget it.
+    pub fn out_mut(&mut self) -> &mut BufferId {
+        match &mut self.kind {
+            KernelKind::Elementwise { out, .. }
+            | KernelKind::Reduce { out, .. }
+            | KernelKind::ArgMax { out, .. }
+            | KernelKind::Gemm { out, .. }
+            | KernelKind::Gather { out, .. }
+            | KernelKind::ScatterAdd { out, .. } => out,
+        }
+    }
+
+    /// Calls `f` on every view the kernel reads through (loads and gemm/gather operands).
+    pub fn for_each_view(&mut self, f: &mut dyn FnMut(&mut View)) {
+        let mut body = |b: &mut Body| {
+            for inst in &mut b.insts {
+                if let InstKind::Load { view, .. } = &mut inst.kind {
+                    f(view);
+                }
+            }
+        };
+        match &mut self.kind {
+            KernelKind::Elementwise { body: b, .. } | KernelKind::ArgMax { body: b, .. } => body(b),
+            KernelKind::Reduce {
+                body: b, epilogue, ..
+            } => {
+                body(b);
+                body(epilogue);
+            }
+            KernelKind::Gemm { a, b, epilogue, .. } => {
+                if let Some(e) = epilogue {
+                    body(e);
+                }
+                f(a);
+                f(b);
+            }
+            KernelKind::Gather { index, src, .. } => {
+                body(index);
+                f(src);
+            }
+            KernelKind::ScatterAdd {
+                base, index, src, ..
+            } => {
+                body(base);
+                body(index);
+                body(src);
+            }
+        }
+    }
+
     /// Every buffer the kernel reads.
     pub fn reads(&self) -> Vec<BufferId> {
         let mut v = Vec::new();
@@ -437,6 +491,9 @@ pub struct Program {
     /// One buffer per requested output position; a node requested twice has the same buffer at
     /// both positions.
     pub outputs: Vec<BufferId>,
+    /// Parameters the program writes (a training step, see [`update`]): after a successful
+    /// run, the `Param` buffer holds the parameter's new value. Empty for plain programs.
+    pub updates: Vec<(String, BufferId)>,
     /// Arena offsets of the temporaries.
     pub plan: MemoryPlan,
     /// Node count of the graph lowered (for the summary line).

@@ -23,10 +23,16 @@ pub struct CpuBackend {
 }
 
 impl Default for CpuBackend {
-    /// One thread per available core.
+    /// `KILN_THREADS` threads when that variable holds a positive number, else one thread per
+    /// available core.
     fn default() -> Self {
+        let from_env = std::env::var("KILN_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0);
         CpuBackend {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: from_env
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         }
     }
 }

@@ -649,14 +649,38 @@ const VECTOR_ALIGN: usize = 16;
 
 /// A zeroed vector of `n` elements of a numeric `dtype` (`None` for bool).
 fn zeroed(dtype: DType, n: usize) -> Option<TensorData> {
-    Some(match dtype {
+    let mut data = match dtype {
         DType::I32 => TensorData::I32(vec![0; n]),
         DType::I64 => TensorData::I64(vec![0; n]),
         DType::F32 => TensorData::F32(vec![0.0; n]),
         DType::F64 => TensorData::F64(vec![0.0; n]),
         DType::Bool => return None,
-    })
+    };
+    advise_huge_pages(tensor_data_ptr(&mut data), n * dtype.size_bytes());
+    Some(data)
 }
+
+/// Outputs at least this large ask the kernel for transparent huge pages.
+const HUGE_PAGE_BYTES: usize = 2 << 20;
+
+/// Asks Linux to back the 2 MiB-aligned interior of a fresh, untouched allocation with huge
+/// pages: the kernels' first writes then fault once per 2 MiB instead of once per 4 KiB (a
+/// 64 MiB output: 32 faults instead of 16,384). Only a hint; without THP nothing changes.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+    let start = (ptr as usize).next_multiple_of(HUGE_PAGE_BYTES);
+    let end = (ptr as usize + bytes) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+    if bytes >= 2 * HUGE_PAGE_BYTES && end > start {
+        // SAFETY: `[start, end)` lies inside the caller's live allocation; MADV_HUGEPAGE only
+        // changes how the kernel backs those pages, never their contents (still zero here).
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_: *mut u8, _: usize) {}
 
 /// The address of a numeric tensor vector's first element.
 fn tensor_data_ptr(d: &mut TensorData) -> *mut u8 {

@@ -75,25 +75,81 @@ impl Executable {
     /// stores the new parameter values — on a compiled device by writing them into the
     /// parameters' own memory, with no copy; after a failed run every parameter is unchanged.
     pub fn run(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
-        {
-            let st = self.graph.state();
-            for (name, _) in feeds {
-                if st.params.contains_key(*name) {
-                    return Err(Error::api(
-                        "run",
-                        format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
-                    ));
-                }
-            }
-        }
+        self.check_feeds(feeds)?;
         match &self.program {
-            Some(p) => self.run_compiled(p, feeds),
+            Some(p) => self
+                .run_compiled(p, feeds, None)
+                .map(Option::unwrap_or_default),
             None => self.run_interpreted(feeds),
         }
     }
 
-    /// Runs the backend program; the updated parameters are lent to it for the run.
-    fn run_compiled(&self, p: &Compiled, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+    /// Like [`Executable::run`], but writes the outputs into `outputs`, tensors of the outputs'
+    /// dtypes and shapes (e.g. those a previous run returned): a loop that keeps them runs with
+    /// no allocation on a compiled device (PyTorch's `out=`). A tensor of another dtype or
+    /// shape is an error; after any error the contents of `outputs` are unspecified.
+    pub fn run_into(
+        &self,
+        feeds: &[(&str, &HostTensor)],
+        outputs: &mut [HostTensor],
+    ) -> Result<()> {
+        self.check_feeds(feeds)?;
+        match &self.program {
+            Some(p) => self.run_compiled(p, feeds, Some(outputs)).map(|_| ()),
+            None => {
+                let values = self.run_interpreted(feeds)?;
+                if values.len() != outputs.len() {
+                    return Err(Error::api(
+                        "run_into",
+                        format!(
+                            "{} outputs, but {} tensors to hold them",
+                            values.len(),
+                            outputs.len()
+                        ),
+                    ));
+                }
+                for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
+                    if v.dtype() != o.dtype() || v.shape() != o.shape() {
+                        return Err(Error::api(
+                            "run_into",
+                            format!(
+                                "output {i} is {}{}, but the tensor given to hold it is {}{}",
+                                v.dtype(),
+                                v.shape(),
+                                o.dtype(),
+                                o.shape()
+                            ),
+                        ));
+                    }
+                    *o = v;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Parameters are not feeds: they come from the graph.
+    fn check_feeds(&self, feeds: &[(&str, &HostTensor)]) -> Result<()> {
+        let st = self.graph.state();
+        for (name, _) in feeds {
+            if st.params.contains_key(*name) {
+                return Err(Error::api(
+                    "run",
+                    format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the backend program, into `outputs` when given (returning `None`) or into fresh
+    /// tensors; the updated parameters are lent to it for the run.
+    fn run_compiled(
+        &self,
+        p: &Compiled,
+        feeds: &[(&str, &HostTensor)],
+        outputs: Option<&mut [HostTensor]>,
+    ) -> Result<Option<Vec<HostTensor>>> {
         let mut taken = self.take_updated()?;
         let ran = {
             let st = self.graph.state();
@@ -106,7 +162,11 @@ impl Executable {
                     .or_else(|| st.params.get(name))
             };
             let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
-            p.borrow_mut().run_updating(&lookup, &mut params)
+            let mut exe = p.borrow_mut();
+            match outputs {
+                Some(outs) => exe.run_into(&lookup, &mut params, outs).map(|()| None),
+                None => exe.run_updating(&lookup, &mut params).map(Some),
+            }
         };
         self.graph.state_mut().params.extend(taken);
         ran.map_err(from_codegen)

@@ -323,3 +323,42 @@ fn evaluation_leaves_feeds_and_parameters_untouched() -> Result<()> {
     assert_eq!(g.parameter_value("w")?, w_before);
     Ok(())
 }
+
+#[test]
+fn run_into_reuses_output_tensors() -> Result<()> {
+    for device in [kiln::Device::Cpu, kiln::Device::Interpreter] {
+        let g = Graph::new();
+        g.set_device(device);
+        let x = g.input("x", DType::F32, &[3])?;
+        let y = x.mul(2.0)?.add(1.0)?;
+        let positive = x.gt(0.0)?;
+        let exe = kiln::compile(&[&y, &positive], &g.compile_options())?;
+        let a = HostTensor::from_f64(DType::F32, kiln::Shape::new(&[3])?, &[1.0, -2.0, 3.0])?;
+        let mut outs = exe.run(&[("x", &a)])?;
+        let b = HostTensor::from_f64(DType::F32, kiln::Shape::new(&[3])?, &[0.5, 4.0, -1.0])?;
+        let base = outs[0].as_f32()?.as_ptr();
+        exe.run_into(&[("x", &b)], &mut outs)?;
+        assert_eq!(outs[0].as_f32()?, &[2.0, 9.0, -1.0], "{device:?}");
+        assert_eq!(outs[1].as_bool()?, &[true, true, false], "{device:?}");
+        if device == kiln::Device::Cpu {
+            assert_eq!(
+                outs[0].as_f32()?.as_ptr(),
+                base,
+                "the output was reallocated"
+            );
+        }
+        // Wrong count, dtype or shape: errors.
+        assert!(exe.run_into(&[("x", &b)], &mut outs[..1]).is_err());
+        let mut wrong = vec![
+            HostTensor::full(DType::F64, kiln::Shape::new(&[3])?, 0.0),
+            outs[1].clone(),
+        ];
+        assert!(exe.run_into(&[("x", &b)], &mut wrong).is_err());
+        let mut wrong = vec![
+            HostTensor::full(DType::F32, kiln::Shape::new(&[4])?, 0.0),
+            outs[1].clone(),
+        ];
+        assert!(exe.run_into(&[("x", &b)], &mut wrong).is_err());
+    }
+    Ok(())
+}

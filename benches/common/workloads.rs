@@ -196,7 +196,8 @@ impl Job {
     }
 }
 
-fn refs(feeds: &[(String, HostTensor)]) -> Vec<(&str, &HostTensor)> {
+/// Borrows named feeds the way `eval` and `run` take them.
+pub fn refs(feeds: &[(String, HostTensor)]) -> Vec<(&str, &HostTensor)> {
     feeds.iter().map(|(n, v)| (n.as_str(), v)).collect()
 }
 

@@ -43,4 +43,15 @@ pub trait Executable {
         feeds: &Feeds<'_>,
         params: &mut [&mut HostTensor],
     ) -> Result<Vec<HostTensor>>;
+
+    /// Like [`Executable::run_updating`], but writes the outputs into `outputs` (one tensor of
+    /// the right dtype and shape per program output, else an error) instead of allocating
+    /// them: a loop that keeps its output tensors runs with no allocation. Outputs may hold
+    /// partial results after an error.
+    fn run_into(
+        &mut self,
+        feeds: &Feeds<'_>,
+        params: &mut [&mut HostTensor],
+        outputs: &mut [HostTensor],
+    ) -> Result<()>;
 }

@@ -9,11 +9,13 @@
 //! buffer no kernel writes and that is not an output is read in place for the duration of the run
 //! (its table entry points at the caller's data), any other is copied in (bools as one byte, 0
 //! or 1). Outputs of a numeric dtype held by their own `Output` buffer are written straight into
-//! freshly allocated vectors that become the returned tensors; the others (bool outputs, a buffer
-//! listed twice) are copied out. The table is restored to the executable's own memory when the
-//! run ends, whether it succeeds or fails. Each loop kernel runs over `[0, parallel_extent)`, cut into one
-//! contiguous range per thread when its `work` reaches [`PARALLEL_WORK`]; a GEMM runs through
-//! [`gemm_rows`] and then its epilogue, in place over the product, split the same way.
+//! the caller's tensors (`run_into`) or into fresh ones (`run`, which asks for huge pages for
+//! large ones); the others (bool outputs, a buffer listed twice) are copied out. Parameters a
+//! training step updates are lent by the caller and written in place (`run_updating`). The
+//! table is restored to the executable's own memory when the run ends, whether it succeeds or
+//! fails. Each loop kernel runs over `[0, parallel_extent)`, cut into one contiguous range per
+//! thread when its `work` reaches [`PARALLEL_WORK`]; a GEMM runs through [`gemm_rows`] and then
+//! its epilogue, in place over the product, split the same way.
 //!
 //! Guarantees:
 //! - results do not depend on the thread count: every output element is computed by exactly one
@@ -599,65 +601,122 @@ impl Executable for CpuExecutable {
         feeds: &Feeds<'_>,
         params: &mut [&mut HostTensor],
     ) -> Result<Vec<HostTensor>> {
+        let mut outputs = self
+            .outputs
+            .iter()
+            .map(|o| {
+                Ok(HostTensor::new(
+                    o.shape.clone(),
+                    zeroed(o.dtype, o.shape.numel()),
+                )?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.run_into(feeds, params, &mut outputs)?;
+        Ok(outputs)
+    }
+
+    fn run_into(
+        &mut self,
+        feeds: &Feeds<'_>,
+        params: &mut [&mut HostTensor],
+        outputs: &mut [HostTensor],
+    ) -> Result<()> {
+        self.check_outputs(outputs)?;
         let bound = self.bind_updates(params);
         let loaded = bound.and_then(|copied| self.load_feeds(feeds).map(|()| copied));
-        // The direct outputs' vectors; the table points into them until it is restored below
-        // (moving a `Vec` does not move its elements).
-        let mut direct: Vec<Option<TensorData>> = Vec::with_capacity(self.outputs.len());
+        // Direct outputs are written by the kernels straight into the caller's tensors; the
+        // others are copied out of our buffers below.
+        let mut bound_outputs = vec![false; outputs.len()];
         if loaded.is_ok() {
-            for o in &self.outputs {
-                let n = o.shape.numel();
-                let mut data = (o.direct && n > 0).then(|| zeroed(o.dtype, n)).flatten();
-                if let Some(d) = data.as_mut() {
-                    let p = tensor_data_ptr(d);
-                    if p as usize % VECTOR_ALIGN == 0 {
-                        self.table[o.buffer] = p;
-                    } else {
-                        data = None;
-                    }
+            for ((o, t), bound) in self
+                .outputs
+                .iter()
+                .zip(outputs.iter_mut())
+                .zip(&mut bound_outputs)
+            {
+                let p = t.as_mut_ptr();
+                if o.direct && t.numel() > 0 && p as usize % VECTOR_ALIGN == 0 {
+                    self.table[o.buffer] = p;
+                    *bound = true;
                 }
-                direct.push(data);
             }
         }
         let ran = loaded.and_then(|copied| self.run_steps().map(|()| copied));
-        // Every pointer into the caller's feeds, parameters or `direct` leaves the table here.
+        // Every pointer into the caller's feeds, parameters or outputs leaves the table here.
         self.table.copy_from_slice(&self.owned);
         for i in ran? {
             let (slot, t) = (&self.updates[i], &mut params[i]);
-            let bytes = slot.shape.numel() * slot.dtype.size_bytes();
-            // SAFETY: the parameter's buffer and the tensor both hold `numel` elements of
-            // `dtype` (checked in `bind_updates`) in the same encoding (a bool is the byte 0 or
-            // 1, which the kernels write); the tensor is the caller's memory, apart from ours.
-            unsafe {
-                std::ptr::copy_nonoverlapping(self.owned[slot.buffer], t.as_mut_ptr(), bytes)
-            };
+            copy_out(self.owned[slot.buffer], t, slot.dtype);
         }
-        self.outputs
+        for ((o, t), bound) in self
+            .outputs
             .iter()
-            .zip(direct)
-            .map(|(o, data)| match data {
-                Some(data) => Ok(HostTensor::new(o.shape.clone(), data)?),
-                None => read_tensor(self.owned[o.buffer], o.dtype, &o.shape),
-            })
-            .collect()
+            .zip(outputs.iter_mut())
+            .zip(bound_outputs)
+        {
+            if !bound {
+                copy_out(self.owned[o.buffer], t, o.dtype);
+            }
+        }
+        Ok(())
     }
+}
+
+impl CpuExecutable {
+    /// Checks that `outputs` has one tensor of the right dtype and shape per program output.
+    fn check_outputs(&self, outputs: &[HostTensor]) -> Result<()> {
+        if outputs.len() != self.outputs.len() {
+            return Err(CodegenError::Unsupported {
+                backend: "cpu",
+                what: format!(
+                    "this program has {} outputs, but {} tensors were given to write them into",
+                    self.outputs.len(),
+                    outputs.len()
+                ),
+            });
+        }
+        for (i, (o, t)) in self.outputs.iter().zip(outputs).enumerate() {
+            if t.dtype() != o.dtype || *t.shape() != o.shape {
+                return Err(CodegenError::Unsupported {
+                    backend: "cpu",
+                    what: format!(
+                        "output {i} is {}{}, but the tensor given to hold it is {}{}",
+                        o.dtype,
+                        o.shape,
+                        t.dtype(),
+                        t.shape()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copies a buffer of `t`'s dtype and element count into `t`.
+fn copy_out(src: *const u8, t: &mut HostTensor, dtype: DType) {
+    let bytes = t.numel() * dtype.size_bytes();
+    // SAFETY: callers pass the base of a buffer declared with `t`'s dtype and shape (checked
+    // against the parameter or output slot before the run), in the same encoding (a bool is
+    // the byte 0 or 1, which the kernels write); `t` is the caller's memory, apart from ours.
+    unsafe { std::ptr::copy_nonoverlapping(src, t.as_mut_ptr(), bytes) };
 }
 
 /// Kernels read and write f32x4 / f64x2 vectors; caller memory is used in place only at this
 /// alignment (the executable's own allocations are 64-byte aligned), otherwise it is copied.
 const VECTOR_ALIGN: usize = 16;
 
-/// A zeroed vector of `n` elements of a numeric `dtype` (`None` for bool).
-fn zeroed(dtype: DType, n: usize) -> Option<TensorData> {
+/// A zeroed vector of `n` elements of `dtype`, not yet touched (so huge pages can back it).
+fn zeroed(dtype: DType, n: usize) -> TensorData {
     let mut data = match dtype {
+        DType::Bool => TensorData::Bool(vec![false; n]),
         DType::I32 => TensorData::I32(vec![0; n]),
         DType::I64 => TensorData::I64(vec![0; n]),
         DType::F32 => TensorData::F32(vec![0.0; n]),
         DType::F64 => TensorData::F64(vec![0.0; n]),
-        DType::Bool => return None,
     };
     advise_huge_pages(tensor_data_ptr(&mut data), n * dtype.size_bytes());
-    Some(data)
+    data
 }
 
 /// Outputs at least this large ask the kernel for transparent huge pages.
@@ -899,29 +958,4 @@ fn write_tensor(dst: *mut u8, t: &HostTensor) {
         TensorData::F32(v) => copy(dst, v),
         TensorData::F64(v) => copy(dst, v),
     }
-}
-
-/// Reads a buffer of `dtype` and `shape` back into a host tensor.
-fn read_tensor(src: *const u8, dtype: DType, shape: &Shape) -> Result<HostTensor> {
-    fn read<T: Copy + Default>(src: *const u8, n: usize) -> Vec<T> {
-        let mut v = vec![T::default(); n];
-        // SAFETY: `src` is the base of a buffer of `n` elements of `T` (its declared dtype).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                src,
-                v.as_mut_ptr().cast::<u8>(),
-                n * std::mem::size_of::<T>(),
-            )
-        };
-        v
-    }
-    let n = shape.numel();
-    let data = match dtype {
-        DType::Bool => TensorData::Bool(read::<u8>(src, n).into_iter().map(|b| b != 0).collect()),
-        DType::I32 => TensorData::I32(read(src, n)),
-        DType::I64 => TensorData::I64(read(src, n)),
-        DType::F32 => TensorData::F32(read(src, n)),
-        DType::F64 => TensorData::F64(read(src, n)),
-    };
-    Ok(HostTensor::new(shape.clone(), data)?)
 }

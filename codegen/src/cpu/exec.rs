@@ -211,7 +211,10 @@ impl CpuExecutable {
         compiler: &mut dyn LoopCompiler,
     ) -> Result<CpuExecutable> {
         let threads = threads.max(1);
-        let mut jit = Jit::new()?;
+        let mut jit = Jit::with_config(crate::cpu::jit::JitConfig {
+            threads,
+            ..Default::default()
+        })?;
         // First pass: compile everything, keeping function ids.
         let mut compiled: Vec<Option<CompiledLoop>> = Vec::with_capacity(program.kernels.len());
         for (i, kernel) in program.kernels.iter().enumerate() {

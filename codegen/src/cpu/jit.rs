@@ -11,8 +11,14 @@
 //!   CLIF printed in the message.
 //! - Pointers from [`Jit::function_ptr`] stay valid exactly as long as the [`Jit`] lives: dropping
 //!   it frees the code memory.
+//! - [`Jit::define_function`] only builds the CLIF; [`Jit::finalize`] compiles every pending
+//!   function, on up to [`JitConfig::threads`] threads (Cranelift compiles each function
+//!   independently; the code does not depend on which thread compiled it), then defines them in
+//!   order. So errors of Cranelift's verifier or backend come from `finalize`, naming the
+//!   function.
 
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cranelift_codegen::ir::{Function, Signature, Type, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -45,6 +51,8 @@ pub struct JitConfig {
     pub keep_clif: bool,
     /// Keep Cranelift's disassembly (VCode with the final registers) of each function.
     pub keep_disasm: bool,
+    /// Threads that compile pending functions at [`Jit::finalize`] (at least 1).
+    pub threads: usize,
 }
 
 impl Default for JitConfig {
@@ -54,8 +62,24 @@ impl Default for JitConfig {
             verify: true,
             keep_clif: false,
             keep_disasm: false,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
+}
+
+/// A function whose CLIF is built but not yet compiled.
+struct Pending {
+    id: FuncId,
+    name: String,
+    func: Function,
+}
+
+/// What compiling one function produced (on any thread).
+struct Compiled {
+    alignment: u64,
+    bytes: Vec<u8>,
+    relocs: Vec<cranelift_module::ModuleReloc>,
+    disasm: Option<String>,
 }
 
 /// A JIT module for the host CPU: define functions with [`Jit::define_function`], then
@@ -68,6 +92,8 @@ pub struct Jit {
     /// Declared functions, by id index: name and whether code memory for it is final.
     functions: Vec<(FuncId, String)>,
     finalized_upto: usize,
+    /// Built, not yet compiled (in definition order).
+    pending: Vec<Pending>,
     clif: Vec<(String, String)>,
     disasm: Vec<(String, String)>,
     config: JitConfig,
@@ -91,6 +117,7 @@ impl Jit {
             fctx: FunctionBuilderContext::new(),
             functions: Vec::new(),
             finalized_upto: 0,
+            pending: Vec::new(),
             clif: Vec::new(),
             disasm: Vec::new(),
             config,
@@ -112,7 +139,8 @@ impl Jit {
         self.module.make_signature()
     }
 
-    /// Declares and defines function `name` with signature `sig`; `body` fills in the CLIF.
+    /// Declares function `name` with signature `sig` and builds its CLIF; `body` fills it in.
+    /// The function is compiled by the next [`Jit::finalize`].
     ///
     /// `body` gets a fresh [`FunctionBuilder`] and must create the entry block itself (append
     /// the signature's parameters with `append_block_params_for_function_params`) and end every
@@ -138,29 +166,86 @@ impl Jit {
             self.clif
                 .push((name.to_string(), self.ctx.func.display().to_string()));
         }
-        let func_for_errors = self.ctx.func.clone();
-        self.ctx.set_disasm(self.config.keep_disasm);
-        self.module
-            .define_function(id, &mut self.ctx)
-            .map_err(|e| module_error("defining", name, e, Some(&func_for_errors)))?;
-        if self.config.keep_disasm {
-            if let Some(text) = self.ctx.compiled_code().and_then(|c| c.vcode.clone()) {
-                self.disasm.push((name.to_string(), text));
-            }
-        }
-        self.module.clear_context(&mut self.ctx);
+        let func = std::mem::replace(&mut self.ctx.func, Function::new());
+        self.pending.push(Pending {
+            id,
+            name: name.to_string(),
+            func,
+        });
         self.functions.push((id, name.to_string()));
         Ok(id)
     }
 
-    /// Makes every function defined so far callable (relocations applied, memory made
-    /// executable). Functions may be defined and finalized again afterwards.
+    /// Compiles every pending function (in parallel when there are several) and makes every
+    /// function defined so far callable (relocations applied, memory made executable).
+    /// Functions may be defined and finalized again afterwards.
     pub fn finalize(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let compiled = self.compile_pending(&pending);
+        for (p, c) in pending.iter().zip(compiled) {
+            let c = c?;
+            self.module
+                .define_function_bytes(p.id, c.alignment, &c.bytes, &c.relocs)
+                .map_err(|e| module_error("defining", &p.name, e, None))?;
+            if let Some(text) = c.disasm {
+                self.disasm.push((p.name.clone(), text));
+            }
+        }
         self.module
             .finalize_definitions()
             .map_err(|e| module_error("finalizing", "", e, None))?;
         self.finalized_upto = self.functions.len();
         Ok(())
+    }
+
+    /// Compiles `pending` on up to `config.threads` threads, each taking the next function.
+    fn compile_pending(&self, pending: &[Pending]) -> Vec<Result<Compiled>> {
+        let isa = self.module.isa();
+        let keep_disasm = self.config.keep_disasm;
+        let workers = self.config.threads.clamp(1, pending.len().max(1));
+        if workers == 1 {
+            return pending
+                .iter()
+                .map(|p| compile_one(isa, p, keep_disasm))
+                .collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut results: Vec<Option<Result<Compiled>>> = (0..pending.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(p) = pending.get(i) else { break };
+                            mine.push((i, compile_one(isa, p, keep_disasm)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            // A worker that panicked (a Cranelift bug) leaves its functions without a result,
+            // reported below as not compiled.
+            for mine in handles.into_iter().filter_map(|h| h.join().ok()) {
+                for (i, r) in mine {
+                    results[i] = Some(r);
+                }
+            }
+        });
+        results
+            .into_iter()
+            .zip(pending)
+            .map(|(r, p)| {
+                r.unwrap_or_else(|| {
+                    Err(CodegenError::Module {
+                        stage: "compiling",
+                        function: p.name.clone(),
+                        message: "the compiling thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
     }
 
     /// The entry address of a finalized function. Cast it to the matching `extern "C"` fn type
@@ -205,6 +290,32 @@ impl Drop for Jit {
         // pointers handed out by `function_ptr` are documented to die with the `Jit`.
         unsafe { ManuallyDrop::take(&mut self.module).free_memory() };
     }
+}
+
+/// Compiles one function with `isa` (on any thread): machine code, alignment, relocations.
+fn compile_one(isa: &dyn TargetIsa, p: &Pending, keep_disasm: bool) -> Result<Compiled> {
+    let mut ctx = Context::for_function(p.func.clone());
+    ctx.set_disasm(keep_disasm);
+    let code = ctx
+        .compile(isa, &mut Default::default())
+        .map_err(|e| module_error("defining", &p.name, e.into(), Some(&p.func)))?;
+    let alignment = u64::from(code.buffer.alignment)
+        .max(u64::from(isa.function_alignment().minimum))
+        .max(isa.symbol_alignment());
+    let relocs = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| cranelift_module::ModuleReloc::from_mach_reloc(r, &p.func, p.id))
+        .collect();
+    let bytes = code.code_buffer().to_vec();
+    let disasm = keep_disasm.then(|| code.vcode.clone()).flatten();
+    Ok(Compiled {
+        alignment,
+        bytes,
+        relocs,
+        disasm,
+    })
 }
 
 /// Builds the host ISA: cranelift-native detects the CPU features (SSE4.1, AVX, AVX2, FMA...)
@@ -317,20 +428,54 @@ mod tests {
     }
 
     #[test]
+    fn functions_compiled_on_several_threads_all_work() {
+        let mut jit = Jit::with_config(JitConfig {
+            threads: 3,
+            ..JitConfig::default()
+        })
+        .expect("host ISA");
+        let ids: Vec<FuncId> = (0..10)
+            .map(|k| {
+                let mut sig = jit.make_signature();
+                sig.params.push(AbiParam::new(types::I64));
+                sig.returns.push(AbiParam::new(types::I64));
+                jit.define_function(&format!("add_{k}"), sig, |b| {
+                    let entry = b.create_block();
+                    b.append_block_params_for_function_params(entry);
+                    b.switch_to_block(entry);
+                    let x = b.block_params(entry)[0];
+                    let y = b.ins().iadd_imm_s(x, k);
+                    b.ins().return_(&[y]);
+                    Ok(())
+                })
+                .expect("defines")
+            })
+            .collect();
+        jit.finalize().expect("finalizes");
+        for (k, id) in ids.into_iter().enumerate() {
+            let p = jit.function_ptr(id).expect("pointer");
+            // SAFETY: each `add_k` has signature (i64) -> i64 in the host's default (System V)
+            // calling convention, which is `extern "C"`.
+            let f: extern "C" fn(i64) -> i64 = unsafe { std::mem::transmute(p) };
+            assert_eq!(f(100), 100 + k as i64);
+        }
+    }
+
+    #[test]
     fn verifier_errors_are_reported_with_the_function_name() {
         let mut jit = Jit::new().expect("host ISA");
         let mut sig = jit.make_signature();
         sig.returns.push(AbiParam::new(types::I64));
-        let err = jit
-            .define_function("bad", sig, |b| {
-                let entry = b.create_block();
-                b.switch_to_block(entry);
-                // Returns an i32 where the signature says i64.
-                let x = b.ins().iconst(types::I32, 1);
-                b.ins().return_(&[x]);
-                Ok(())
-            })
-            .expect_err("must not verify");
+        jit.define_function("bad", sig, |b| {
+            let entry = b.create_block();
+            b.switch_to_block(entry);
+            // Returns an i32 where the signature says i64.
+            let x = b.ins().iconst(types::I32, 1);
+            b.ins().return_(&[x]);
+            Ok(())
+        })
+        .expect("builds");
+        let err = jit.finalize().expect_err("must not verify");
         match err {
             CodegenError::Module {
                 stage, function, ..

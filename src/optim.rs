@@ -323,10 +323,14 @@ fn check_grads(params: &[(String, Tensor)], grads: &[Tensor]) -> Result<()> {
 pub struct TrainStep {
     graph: Graph,
     loss: Tensor,
-    updates: Vec<Update>,
+    /// The optimiser's updates as (parameter name, node of its next value).
+    bindings: Vec<(String, kiln_ir::NodeId)>,
     lr_input: String,
     lr: f64,
     lr_dtype: DType,
+    /// The executable of the last run and the options it was compiled under (a loop of steps
+    /// skips even the graph's cache lookup).
+    compiled: std::cell::RefCell<Option<(crate::CompileOptions, std::rc::Rc<crate::Executable>)>>,
 }
 
 impl TrainStep {
@@ -344,13 +348,18 @@ impl TrainStep {
         let lr_dtype = params[0].dtype();
         let lr = g.input(&lr_input, lr_dtype, &[])?;
         let updates = optimizer.build_update(&grads, &lr)?;
+        let bindings = updates
+            .iter()
+            .map(|(name, t)| (name.clone(), t.id()))
+            .collect();
         Ok(TrainStep {
             graph: g,
             loss: loss.clone(),
-            updates,
+            bindings,
             lr_input,
             lr: optimizer.lr(),
             lr_dtype,
+            compiled: std::cell::RefCell::new(None),
         })
     }
 
@@ -366,14 +375,21 @@ impl TrainStep {
         let lr = HostTensor::scalar(self.lr_dtype, self.lr);
         let mut all: Vec<(&str, &HostTensor)> = feeds.to_vec();
         all.push((&self.lr_input, &lr));
-        let bindings: Vec<(String, kiln_ir::NodeId)> = self
-            .updates
-            .iter()
-            .map(|(name, t)| (name.clone(), t.id()))
-            .collect();
-        let exe = self
-            .graph
-            .step_executable_for(&[self.loss.id()], &bindings)?;
+        let options = self.graph.compile_options();
+        let cached = match &*self.compiled.borrow() {
+            Some((o, exe)) if *o == options => Some(exe.clone()),
+            _ => None,
+        };
+        let exe = match cached {
+            Some(exe) => exe,
+            None => {
+                let exe = self
+                    .graph
+                    .step_executable_for(&[self.loss.id()], &self.bindings)?;
+                *self.compiled.borrow_mut() = Some((options, exe.clone()));
+                exe
+            }
+        };
         let loss = exe
             .run(&all)?
             .first()

@@ -3,13 +3,16 @@
 //! interpreter (`kiln_ir::evaluate`). Covered: matmul shapes (square, non-square, batched,
 //! transposed through permute, broadcast batch, k = 0, every numeric dtype, epilogues that keep
 //! or change the dtype), the shipped `.kir` graphs, random graphs (`KILN_FUZZ_CASES`, default
-//! 500 seeds), bad feeds, out-of-range gather/scatter indices, reuse of an executable, and
-//! bit-identical results for 1, 2 and 3 threads.
+//! 500 seeds and 500 proptest cases), bad feeds, out-of-range gather/scatter indices, reuse of an
+//! executable, bit-identical results for 1, 2 and 3 threads, and training steps that update a
+//! parameter in place.
 
 use kiln_codegen::cpu::CpuBackend;
 use kiln_codegen::{Backend, CodegenError};
 use kiln_ir::kernel::{lower, KernelKind, LowerOptions, Program};
-use kiln_ir::testing::{feed_for, feeds, random_graph_from_seed, same, Tol};
+use kiln_ir::testing::{
+    feed_for, feeds, random_graph, random_graph_from_seed, same, Entropy, GenConfig, Tol,
+};
 use kiln_ir::{
     evaluate, BinaryOp, DType, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape, UnaryOp,
 };
@@ -256,6 +259,34 @@ fn exec_shipped_graphs_match_the_interpreter() {
         for seed in [1, 2] {
             let f = feeds(&g, seed, false);
             check(&g, g.outputs(), &f, tol).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+/// `KILN_FUZZ_CASES`, else 500.
+fn fuzz_cases() -> u32 {
+    std::env::var("KILN_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(fuzz_cases()))]
+
+    /// The property-based form of the fuzzer below: graphs drawn from proptest's byte strings
+    /// (a failure shrinks towards a smaller graph), compiled fused and eager, against the
+    /// interpreter. A graph the known integer-overflow difference excuses is skipped.
+    #[test]
+    fn exec_proptest_graphs_match_the_interpreter(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        feed_seed in proptest::prelude::any::<u64>(),
+    ) {
+        let g = random_graph(&mut Entropy::from_bytes(&bytes), &GenConfig::default())
+            .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("generator: {e}")))?;
+        let f = feeds(&g, feed_seed, true);
+        if let Err(e) = check(&g, g.outputs(), &f, GRAPH_TOL) {
+            proptest::prop_assert!(known_difference(&g).is_some(), "{e}\n{}", g.to_text());
         }
     }
 }

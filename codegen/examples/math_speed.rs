@@ -1,5 +1,6 @@
 //! Micro-benchmark of the emitted math functions: ns per element over 16M f32, JIT f32x4 kernels
-//! (constants hoisted, and emitted inline for comparison) against a plain Rust loop calling
+//! (constants hoisted, and emitted inline for comparison) and the same algorithms as AVX2 routines
+//! (`cpu::math::host`, 8 lanes) against a plain Rust loop calling
 //! `f32::exp` etc. Not a test: timings are noisy on shared machines (best of 5 runs is shown).
 //!
 //! `cargo run --release -p kiln-codegen --example math_speed`
@@ -54,8 +55,8 @@ fn main() -> Result<()> {
     let mut jit = Jit::new()?;
     println!("{N} f32 elements, best of 5; ns/element (GB/s of input+output)");
     println!(
-        "{:8} {:>18} {:>18} {:>18} {:>10}",
-        "fn", "JIT hoisted", "JIT inline consts", "Rust scalar std", "compile"
+        "{:8} {:>18} {:>18} {:>18} {:>18} {:>10}",
+        "fn", "JIT hoisted", "JIT inline consts", "AVX2 routine", "Rust scalar std", "compile"
     );
     let mut out = vec![0f32; N];
     for f in UnaryFn::ALL {
@@ -84,6 +85,13 @@ fn main() -> Result<()> {
         let ki: Unary32 = unsafe { std::mem::transmute(jit.function_ptr(inline)?) };
         let th = best_of(5, || kh(N as i64, xs.as_ptr(), out.as_mut_ptr()));
         let ti = best_of(5, || ki(N as i64, xs.as_ptr(), out.as_mut_ptr()));
+        let ta = kiln_codegen::cpu::math::host::map_fn(f).map(|routine| {
+            // SAFETY: `map_fn` hands out a routine only on a CPU with AVX2 and FMA; `xs` and
+            // `out` are distinct arrays of N elements.
+            best_of(5, || unsafe {
+                routine(xs.as_ptr(), out.as_mut_ptr(), N as i64)
+            })
+        });
         let tr = best_of(5, || {
             for (o, &x) in out.iter_mut().zip(&xs) {
                 *o = rust_scalar(f, x);
@@ -98,10 +106,11 @@ fn main() -> Result<()> {
             )
         };
         println!(
-            "{:8} {:>18} {:>18} {:>18} {:>8.2}ms",
+            "{:8} {:>18} {:>18} {:>18} {:>18} {:>8.2}ms",
             f.name(),
             cell(th),
             cell(ti),
+            ta.map_or("-".into(), cell),
             cell(tr),
             compile * 1e3
         );
@@ -130,9 +139,10 @@ fn main() -> Result<()> {
         std::hint::black_box(&out);
     });
     println!(
-        "{:8} {:>18} {:>18} {:>18} {:>8.2}ms",
+        "{:8} {:>18} {:>18} {:>18} {:>18} {:>8.2}ms",
         "pow",
         format!("{:.3}", tp * 1e9 / N as f64),
+        "-",
         "-",
         format!("{:.3}", tr * 1e9 / N as f64),
         compile * 1e3

@@ -358,6 +358,25 @@ fn bound32(f: UnaryFn) -> f64 {
     }
 }
 
+/// The AVX2 routine of `f` (when this CPU has one) returns the inline code's bits on `xs`.
+fn check_host_routine_matches(f: UnaryFn, kern: Unary32, xs: &[f32]) {
+    let Some(routine) = kiln_codegen::cpu::math::host::map_fn(f) else {
+        return;
+    };
+    let want = run32(kern, xs);
+    let mut got = vec![0f32; xs.len()];
+    // SAFETY: `map_fn` only returns a routine when the CPU has AVX2 and FMA; `xs` and `got`
+    // are distinct arrays of `xs.len()` elements.
+    unsafe { routine(xs.as_ptr(), got.as_mut_ptr(), xs.len() as i64) };
+    for ((&x, &g), &w) in xs.iter().zip(&got).zip(&want) {
+        assert!(
+            g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+            "{}({x:e}): AVX2 routine {g:e} vs inline {w:e}",
+            f.name()
+        );
+    }
+}
+
 fn check_unary32(f: UnaryFn) {
     let mut k = kernels();
     let kern = k.unary32(f);
@@ -368,7 +387,9 @@ fn check_unary32(f: UnaryFn) {
         let (e, x) = max_err32(f, kern, &xs);
         println!("{:8} f32 {what:36}: max {e:.3} ulp at x = {x:e}", f.name());
         assert!(e <= bound32(f), "{} {what}: {e} ulp at {x:e}", f.name());
+        check_host_routine_matches(f, kern, &xs);
     }
+    check_host_routine_matches(f, kern, &edges(f));
     assert!(total >= 1_000_000);
     // Edge cases: special values exact; for sin/cos the huge arguments are out of the accurate
     // domain and only have to stay in [-1, 1] (NaN for ±inf).

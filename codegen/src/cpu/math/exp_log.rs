@@ -7,9 +7,8 @@
 //! in the parent module.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::Value;
 
-use super::E;
+use super::Lanes;
 
 /// e^r - 1 - r = r^2 P(r) on |r| ≤ ln2/2; P's coefficients, highest degree first.
 const EXP_P32: [f64; 5] = [
@@ -64,13 +63,13 @@ fn ln2_parts(double: bool) -> (f64, f64) {
 /// that addition's rounding does the work, and the integer sits in the low mantissa bits.
 /// This avoids float→int conversions, which x86 lacks for 64-bit lanes without AVX-512. Out of
 /// range both results are meaningless; callers override those lanes.
-pub(crate) fn round_product(e: &mut E, a: Value, b: Value) -> (Value, Value) {
-    let magic = e.t.pick(12582912.0, 6755399441055744.0);
+pub(crate) fn round_product<L: Lanes>(e: &mut L, a: L::V, b: L::V) -> (L::V, L::V) {
+    let magic = e.t().pick(12582912.0, 6755399441055744.0);
     let m = e.k(magic);
     let t = e.fma(a, b, m);
     let n_f = e.sub(t, m);
     let tb = e.bits(t);
-    let mb = e.ki(if e.t.double {
+    let mb = e.ki(if e.t().double {
         magic.to_bits() as i64
     } else {
         i64::from((magic as f32).to_bits())
@@ -80,10 +79,10 @@ pub(crate) fn round_product(e: &mut E, a: Value, b: Value) -> (Value, Value) {
 }
 
 /// 2^k as a float, for integer `k` in the normal exponent range (built from the bits).
-fn pow2i(e: &mut E, k: Value) -> Value {
-    let bias = e.ki(e.t.bias());
+fn pow2i<L: Lanes>(e: &mut L, k: L::V) -> L::V {
+    let bias = e.ki(e.t().bias());
     let biased = e.iadd(k, bias);
-    let bits = e.shl(biased, e.t.mant());
+    let bits = e.shl(biased, e.t().mant());
     e.float(bits)
 }
 
@@ -95,8 +94,8 @@ fn pow2i(e: &mut E, k: Value) -> Value {
 /// subnormal results are rounded once and correctly by the hardware (SLEEF's `ldexp2k`).
 /// Lanes beyond the overflow / underflow thresholds are set to +inf / +0 afterwards, which also
 /// covers ±inf; NaN propagates through r.
-pub(crate) fn exp(e: &mut E, x: Value) -> Value {
-    let double = e.t.double;
+pub(crate) fn exp<L: Lanes>(e: &mut L, x: L::V) -> L::V {
+    let double = e.t().double;
     let log2e = e.k(std::f64::consts::LOG2_E);
     let (n_f, n_i) = round_product(e, x, log2e);
     let (hi, lo) = ln2_parts(double);
@@ -105,7 +104,7 @@ pub(crate) fn exp(e: &mut E, x: Value) -> Value {
     let r = e.fma(n_f, nhi, x);
     let r = e.fma(n_f, nlo, r);
     let r2 = e.mul(r, r);
-    let p = e.poly(r, e.t.pick(&EXP_P32[..], &EXP_P64[..]));
+    let p = e.poly(r, e.t().pick(&EXP_P32[..], &EXP_P64[..]));
     let q = e.fma(r2, p, r);
     let one = e.k(1.0);
     let er = e.add(one, q);
@@ -123,7 +122,7 @@ pub(crate) fn exp(e: &mut E, x: Value) -> Value {
     // Thresholds: beyond them the true result rounds to inf / 0, and n would leave the range
     // where the scaling above is valid. Between the threshold and the true overflow point the
     // scaling itself produces inf / subnormals / 0 correctly.
-    let (over, under) = e.t.pick((89.0, -104.0), (710.0, -746.0));
+    let (over, under) = e.t().pick((89.0, -104.0), (710.0, -746.0));
     let over_k = e.k(over);
     let under_k = e.k(under);
     let inf = e.k(f64::INFINITY);
@@ -143,22 +142,22 @@ pub(crate) fn exp(e: &mut E, x: Value) -> Value {
 /// the rounding error of s away from the leading term f (fdlibm's `__ieee754_log`), and the
 /// result is k·ln2_hi + (k·ln2_lo + ln m) with the two-part ln 2.
 /// Special lanes: x = +inf gives +inf, x = ±0 gives -inf, x < 0 or NaN gives NaN.
-pub(crate) fn log(e: &mut E, x: Value) -> Value {
-    let double = e.t.double;
-    let min_normal = e.k(e.t.pick(f32::MIN_POSITIVE as f64, f64::MIN_POSITIVE));
+pub(crate) fn log<L: Lanes>(e: &mut L, x: L::V) -> L::V {
+    let double = e.t().double;
+    let min_normal = e.k(e.t().pick(f32::MIN_POSITIVE as f64, f64::MIN_POSITIVE));
     let is_sub = e.fcmp(FloatCC::LessThan, x, min_normal);
-    let (scale_pow, scale) = e.t.pick((25.0, 33554432.0), (54.0, 18014398509481984.0));
+    let (scale_pow, scale) = e.t().pick((25.0, 33554432.0), (54.0, 18014398509481984.0));
     let scale_k = e.k(scale);
     let scaled = e.mul(x, scale_k);
     let xs = e.sel(is_sub, scaled, x);
 
-    let one_bits: i64 = e.t.pick(0x3f80_0000, 0x3ff0_0000_0000_0000);
-    let sqrt_half_bits: i64 = e.t.pick(0x3f35_04f3, 0x3fe6_a09e_667f_3bcd);
-    let mant_mask: i64 = e.t.pick(0x007f_ffff, 0x000f_ffff_ffff_ffff);
+    let one_bits: i64 = e.t().pick(0x3f80_0000, 0x3ff0_0000_0000_0000);
+    let sqrt_half_bits: i64 = e.t().pick(0x3f35_04f3, 0x3fe6_a09e_667f_3bcd);
+    let mant_mask: i64 = e.t().pick(0x007f_ffff, 0x000f_ffff_ffff_ffff);
     let ix = e.bits(xs);
     let d = e.ki(one_bits - sqrt_half_bits);
     let ix = e.iadd(ix, d);
-    let kb = e.ushr(ix, e.t.mant()); // biased exponent of the reduced m's owner, 0..2^(w-mant)
+    let kb = e.ushr(ix, e.t().mant()); // biased exponent of the reduced m's owner, 0..2^(w-mant)
     let mm = e.ki(mant_mask);
     let sh = e.ki(sqrt_half_bits);
     let mbits = e.band(ix, mm);
@@ -166,7 +165,7 @@ pub(crate) fn log(e: &mut E, x: Value) -> Value {
     let m = e.float(mbits);
 
     // k as a float without int→float conversion: bits(2^mant) | kb is the float 2^mant + kb.
-    let two_mant = e.t.pick(8388608.0f64, 4503599627370496.0);
+    let two_mant = e.t().pick(8388608.0f64, 4503599627370496.0);
     let two_mant_bits = e.ki(if double {
         two_mant.to_bits() as i64
     } else {
@@ -174,7 +173,7 @@ pub(crate) fn log(e: &mut E, x: Value) -> Value {
     });
     let kf = e.bor(kb, two_mant_bits);
     let kf = e.float(kf);
-    let base = two_mant + e.t.bias() as f64;
+    let base = two_mant + e.t().bias() as f64;
     let off_norm = e.k(base);
     let off_sub = e.k(base + scale_pow);
     let off = e.sel(is_sub, off_sub, off_norm);
@@ -186,7 +185,7 @@ pub(crate) fn log(e: &mut E, x: Value) -> Value {
     let den = e.add(two, f);
     let s = e.div(f, den);
     let z = e.mul(s, s);
-    let q = e.poly(z, e.t.pick(&LOG_Q32[..], &LOG_Q64[..]));
+    let q = e.poly(z, e.t().pick(&LOG_Q32[..], &LOG_Q64[..]));
     let r = e.mul(z, q);
     let halfk = e.k(0.5);
     let hf = e.mul(halfk, f);

@@ -5,10 +5,9 @@
 //! `tanh(±inf) = ±1`, `tanh(-0) = -0`, `sigmoid(-inf) = 0`, `sigmoid(+inf) = 1`, NaN → NaN.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::Value;
 
 use super::exp_log::exp;
-use super::E;
+use super::Lanes;
 
 /// tanh x = x + x³T(x²) on |x| ≤ 1.01·0.5493; T's coefficients, highest first.
 const TANH_T32: [f64; 6] = [
@@ -41,12 +40,12 @@ const TANH_SMALL: f64 = 0.5493;
 
 /// tanh x: odd polynomial for small |x|; otherwise 1 - 2/(e^{2|x|} + 1) with the sign of x put
 /// back by bits. For large |x| e^{2|x|} overflows to inf and the formula gives exactly 1.
-pub(crate) fn tanh(e: &mut E, x: Value) -> Value {
+pub(crate) fn tanh<L: Lanes>(e: &mut L, x: L::V) -> L::V {
     // Work on |x| and put the sign back at the end: that also makes tanh(-0) = -0, which the
     // polynomial x + x³T would turn into +0 (-0·T + -0 with T < 0 is +0).
     let ax = e.abs(x);
     let u = e.mul(ax, ax);
-    let t = e.poly(u, e.t.pick(&TANH_T32[..], &TANH_T64[..]));
+    let t = e.poly(u, e.t().pick(&TANH_T32[..], &TANH_T64[..]));
     let x3 = e.mul(ax, u);
     let small = e.fma(x3, t, ax);
 
@@ -61,7 +60,7 @@ pub(crate) fn tanh(e: &mut E, x: Value) -> Value {
     let thr = e.k(TANH_SMALL);
     let is_small = e.fcmp(FloatCC::LessThan, ax, thr);
     let y = e.sel(is_small, small, big);
-    let sign_mask = e.ki(if e.t.double { i64::MIN } else { 1 << 31 });
+    let sign_mask = e.ki(if e.t().double { i64::MIN } else { 1 << 31 });
     let xb = e.bits(x);
     let sign = e.band(xb, sign_mask);
     let yb = e.bits(y);
@@ -72,7 +71,7 @@ pub(crate) fn tanh(e: &mut E, x: Value) -> Value {
 /// sigmoid x = 1/(1 + e^-x) for x ≥ 0 and e^x/(1 + e^x) for x < 0, both written with
 /// t = e^-|x| ≤ 1 so that nothing overflows and tiny results for very negative x (down to
 /// subnormals) keep their relative accuracy.
-pub(crate) fn sigmoid(e: &mut E, x: Value) -> Value {
+pub(crate) fn sigmoid<L: Lanes>(e: &mut L, x: L::V) -> L::V {
     let ax = e.abs(x);
     let zero = e.k(0.0);
     let nax = e.sub(zero, ax);

@@ -68,6 +68,7 @@
 //! smaller CLIF and faster compiles rather than faster loops.
 
 mod exp_log;
+pub mod host;
 mod hyper;
 mod pow;
 mod trig;
@@ -316,6 +317,58 @@ impl Ft {
     }
 }
 
+/// The operations the math algorithms are written in, on lanes of one float type and its
+/// integer twin. Two implementations: [`E`] emits CLIF (any of `f32`, `f32x4`, `f64`, `f64x2`),
+/// and [`host::HostF32`] evaluates f32 lanes in Rust (compiled with AVX2 for 8-wide loops). The
+/// algorithms (`exp_log`, `trig`, `hyper`) are generic over it, so both give the same bits.
+///
+/// Conventions: comparisons return lane masks (all ones / all zeros; in scalar CLIF an `i8`
+/// truth value), consumed by `sel`, `seli`, `and_mask` and `or_mask`.
+pub(crate) trait Lanes {
+    /// One value: a float or integer lane (vector) in the working type.
+    type V: Copy;
+    /// The working type.
+    fn t(&self) -> Ft;
+    fn k(&mut self, v: f64) -> Self::V;
+    fn ki(&mut self, v: i64) -> Self::V;
+    fn add(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn sub(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn mul(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn div(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn fma(&mut self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    fn abs(&mut self, a: Self::V) -> Self::V;
+    /// Horner's rule with FMA; `coeffs` from the highest degree down.
+    fn poly(&mut self, u: Self::V, coeffs: &[f64]) -> Self::V {
+        let mut acc = self.k(coeffs[0]);
+        for &cf in &coeffs[1..] {
+            let k = self.k(cf);
+            acc = self.fma(acc, u, k);
+        }
+        acc
+    }
+    /// Float bits as an integer of the same width.
+    fn bits(&mut self, a: Self::V) -> Self::V;
+    /// Integer bits as a float of the same width.
+    fn float(&mut self, a: Self::V) -> Self::V;
+    fn iadd(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn isub(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn band(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn bor(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn bxor(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn shl(&mut self, a: Self::V, n: i64) -> Self::V;
+    fn ushr(&mut self, a: Self::V, n: i64) -> Self::V;
+    /// Float comparison: a lane mask.
+    fn fcmp(&mut self, cc: FloatCC, a: Self::V, b: Self::V) -> Self::V;
+    /// Integer comparison: a lane mask.
+    fn icmp(&mut self, cc: IntCC, a: Self::V, b: Self::V) -> Self::V;
+    fn and_mask(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    fn or_mask(&mut self, a: Self::V, b: Self::V) -> Self::V;
+    /// `mask ? a : b` for float values.
+    fn sel(&mut self, mask: Self::V, a: Self::V, b: Self::V) -> Self::V;
+    /// `mask ? a : b` for integer values.
+    fn seli(&mut self, mask: Self::V, a: Self::V, b: Self::V) -> Self::V;
+}
+
 /// The emitter: a builder, a constant table and the working type, with one short method per
 /// operation so that the algorithms read like formulas.
 pub(crate) struct E<'a, 'b, 'c> {
@@ -349,39 +402,6 @@ impl<'a, 'b, 'c> E<'a, 'b, 'c> {
         }
     }
 
-    pub fn k(&mut self, v: f64) -> Value {
-        self.c.float(self.b, self.t.f, v)
-    }
-    pub fn ki(&mut self, v: i64) -> Value {
-        self.c.int(self.b, self.t.i, v)
-    }
-    pub fn add(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fadd(a, b)
-    }
-    pub fn sub(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fsub(a, b)
-    }
-    pub fn mul(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fmul(a, b)
-    }
-    pub fn div(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fdiv(a, b)
-    }
-    pub fn fma(&mut self, a: Value, b: Value, c: Value) -> Value {
-        self.b.ins().fma(a, b, c)
-    }
-    pub fn abs(&mut self, a: Value) -> Value {
-        self.b.ins().fabs(a)
-    }
-    /// Horner's rule with FMA; `coeffs` from the highest degree down.
-    pub fn poly(&mut self, u: Value, coeffs: &[f64]) -> Value {
-        let mut acc = self.k(coeffs[0]);
-        for &cf in &coeffs[1..] {
-            let k = self.k(cf);
-            acc = self.fma(acc, u, k);
-        }
-        acc
-    }
     fn flags(&self) -> MemFlagsData {
         // Vector bitcasts must state the lane order; scalars must not.
         if self.t.f.is_vector() {
@@ -390,53 +410,79 @@ impl<'a, 'b, 'c> E<'a, 'b, 'c> {
             MemFlagsData::new()
         }
     }
-    /// Float bits as an integer of the same width.
-    pub fn bits(&mut self, a: Value) -> Value {
+}
+
+impl Lanes for E<'_, '_, '_> {
+    type V = Value;
+    fn t(&self) -> Ft {
+        self.t
+    }
+    fn k(&mut self, v: f64) -> Value {
+        self.c.float(self.b, self.t.f, v)
+    }
+    fn ki(&mut self, v: i64) -> Value {
+        self.c.int(self.b, self.t.i, v)
+    }
+    fn add(&mut self, a: Value, b: Value) -> Value {
+        self.b.ins().fadd(a, b)
+    }
+    fn sub(&mut self, a: Value, b: Value) -> Value {
+        self.b.ins().fsub(a, b)
+    }
+    fn mul(&mut self, a: Value, b: Value) -> Value {
+        self.b.ins().fmul(a, b)
+    }
+    fn div(&mut self, a: Value, b: Value) -> Value {
+        self.b.ins().fdiv(a, b)
+    }
+    fn fma(&mut self, a: Value, b: Value, c: Value) -> Value {
+        self.b.ins().fma(a, b, c)
+    }
+    fn abs(&mut self, a: Value) -> Value {
+        self.b.ins().fabs(a)
+    }
+    fn bits(&mut self, a: Value) -> Value {
         let f = self.flags();
         self.b.ins().bitcast(self.t.i, f, a)
     }
-    /// Integer bits as a float of the same width.
-    pub fn float(&mut self, a: Value) -> Value {
+    fn float(&mut self, a: Value) -> Value {
         let f = self.flags();
         self.b.ins().bitcast(self.t.f, f, a)
     }
-    pub fn iadd(&mut self, a: Value, b: Value) -> Value {
+    fn iadd(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().iadd(a, b)
     }
-    pub fn isub(&mut self, a: Value, b: Value) -> Value {
+    fn isub(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().isub(a, b)
     }
-    pub fn band(&mut self, a: Value, b: Value) -> Value {
+    fn band(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().band(a, b)
     }
-    pub fn bor(&mut self, a: Value, b: Value) -> Value {
+    fn bor(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().bor(a, b)
     }
-    pub fn bxor(&mut self, a: Value, b: Value) -> Value {
+    fn bxor(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().bxor(a, b)
     }
-    pub fn shl(&mut self, a: Value, n: i64) -> Value {
+    fn shl(&mut self, a: Value, n: i64) -> Value {
         self.b.ins().ishl_imm_s(a, n)
     }
-    pub fn ushr(&mut self, a: Value, n: i64) -> Value {
+    fn ushr(&mut self, a: Value, n: i64) -> Value {
         self.b.ins().ushr_imm_s(a, n)
     }
-    /// Float comparison: a lane mask (vectors) or an `i8` truth value (scalars).
-    pub fn fcmp(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
+    fn fcmp(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
         self.b.ins().fcmp(cc, a, b)
     }
-    /// Integer comparison, same mask convention as [`E::fcmp`].
-    pub fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {
+    fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {
         self.b.ins().icmp(cc, a, b)
     }
-    pub fn and_mask(&mut self, a: Value, b: Value) -> Value {
+    fn and_mask(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().band(a, b)
     }
-    pub fn or_mask(&mut self, a: Value, b: Value) -> Value {
+    fn or_mask(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().bor(a, b)
     }
-    /// `mask ? a : b` for float values.
-    pub fn sel(&mut self, mask: Value, a: Value, b: Value) -> Value {
+    fn sel(&mut self, mask: Value, a: Value, b: Value) -> Value {
         if self.t.f.is_vector() {
             let m = self.float(mask);
             self.b.ins().bitselect(m, a, b)
@@ -444,8 +490,7 @@ impl<'a, 'b, 'c> E<'a, 'b, 'c> {
             self.b.ins().select(mask, a, b)
         }
     }
-    /// `mask ? a : b` for integer values.
-    pub fn seli(&mut self, mask: Value, a: Value, b: Value) -> Value {
+    fn seli(&mut self, mask: Value, a: Value, b: Value) -> Value {
         if self.t.f.is_vector() {
             self.b.ins().bitselect(mask, a, b)
         } else {

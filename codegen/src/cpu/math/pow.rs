@@ -10,7 +10,7 @@ use cranelift_codegen::ir::{types, ConstantData, Endianness, InstBuilder, MemFla
 use cranelift_frontend::FunctionBuilder;
 
 use super::exp_log::{exp, log};
-use super::{Consts, E};
+use super::{Consts, Lanes, E};
 use crate::error::{CodegenError, Result};
 
 /// Emits x^y, taking constants from `c`. `x` and `y` have the same type (`f32x4`, `f32`,

@@ -6,10 +6,9 @@
 //! beyond the limit, finite results in [-1, 1] that are not accurate (see the parent module).
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::Value;
 
 use super::exp_log::round_product;
-use super::E;
+use super::Lanes;
 
 /// sin r = r + r³S(r²) on |r| ≤ [`R_MAX`]; S's coefficients, highest first.
 const SIN_S32: [f64; 4] = [
@@ -68,19 +67,19 @@ const HALF_PI64: [f64; 3] = [
 ];
 
 /// sin x = sin(r + q·π/2), which by q mod 4 is sin r, cos r, -sin r, -cos r.
-pub(crate) fn sin(e: &mut E, x: Value) -> Value {
+pub(crate) fn sin<L: Lanes>(e: &mut L, x: L::V) -> L::V {
     sin_quadrant(e, x, 0)
 }
 
 /// cos x = sin(x + π/2): the same reduction with the quadrant advanced by one.
-pub(crate) fn cos(e: &mut E, x: Value) -> Value {
+pub(crate) fn cos<L: Lanes>(e: &mut L, x: L::V) -> L::V {
     sin_quadrant(e, x, 1)
 }
 
-fn sin_quadrant(e: &mut E, x: Value, shift: i64) -> Value {
+fn sin_quadrant<L: Lanes>(e: &mut L, x: L::V, shift: i64) -> L::V {
     let two_over_pi = e.k(std::f64::consts::FRAC_2_PI);
     let (q_f, q_i) = round_product(e, x, two_over_pi);
-    let parts = e.t.pick(HALF_PI32, HALF_PI64);
+    let parts = e.t().pick(HALF_PI32, HALF_PI64);
     let mut r = x;
     for p in parts {
         let np = e.k(-p);
@@ -96,10 +95,10 @@ fn sin_quadrant(e: &mut E, x: Value, shift: i64) -> Value {
     let r = e.sel(wild, zero, r);
 
     let u = e.mul(r, r);
-    let s = e.poly(u, e.t.pick(&SIN_S32[..], &SIN_S64[..]));
+    let s = e.poly(u, e.t().pick(&SIN_S32[..], &SIN_S64[..]));
     let r3 = e.mul(r, u);
     let sin_r = e.fma(r3, s, r);
-    let c = e.poly(u, e.t.pick(&COS_C32[..], &COS_C64[..]));
+    let c = e.poly(u, e.t().pick(&COS_C32[..], &COS_C64[..]));
     let u2 = e.mul(u, u);
     let mhalf = e.k(-0.5);
     let head = e.fma(u, mhalf, one);
@@ -119,7 +118,7 @@ fn sin_quadrant(e: &mut E, x: Value, shift: i64) -> Value {
     // Quadrants 2 and 3 negate: move bit 1 of q to the sign bit and flip.
     let two_i = e.ki(2);
     let bit1 = e.band(q, two_i);
-    let sign = e.shl(bit1, e.t.bits() - 2);
+    let sign = e.shl(bit1, e.t().bits() - 2);
     let yb = e.bits(y);
     let yb = e.bxor(yb, sign);
     let y = e.float(yb);

@@ -608,3 +608,46 @@ fn loops_random_graphs_match_the_evaluator() {
         "{plain} without gemm, {with_gemm} with"
     );
 }
+
+/// f32 maps with transcendental functions run in tiles through the AVX2 routines (when the CPU
+/// has them): several cuts, a comparison mask and values that cross cuts, row lengths around
+/// the tile size and the vector width, strided rows; fused results against the evaluator.
+#[test]
+fn loops_staged_transcendental_maps_match_the_evaluator() {
+    let tol = Tol {
+        f32: (1e-5, 1e-6),
+        f64: (1e-12, 1e-300),
+    };
+    for dims in [
+        vec![1usize],
+        vec![3],
+        vec![4],
+        vec![255],
+        vec![256],
+        vec![257],
+        vec![3, 515],
+        vec![2, 3, 1029],
+        vec![40000],
+    ] {
+        let mut g = Graph::new();
+        let x = g.input("x", DType::F32, sh(&dims)).unwrap();
+        let y = g.input("y", DType::F32, sh(&dims)).unwrap();
+        let xx = g.binary(BinaryOp::Mul, x, x).unwrap();
+        let s = g.unary(UnaryOp::Sin, x).unwrap();
+        let nxx = g.unary(UnaryOp::Neg, xx).unwrap();
+        let e = g.unary(UnaryOp::Exp, nxx).unwrap();
+        let se = g.binary(BinaryOp::Mul, s, e).unwrap();
+        let one = g.scalar(DType::F32, 1.0).unwrap();
+        let one = bcast(&mut g, one, &dims);
+        let l = g.binary(BinaryOp::Add, xx, one).unwrap();
+        let l = g.unary(UnaryOp::Log, l).unwrap();
+        let t = g.unary(UnaryOp::Tanh, y).unwrap();
+        let c = g.unary(UnaryOp::Cos, t).unwrap();
+        // A mask computed before the cuts and used after them.
+        let pos = g.binary(BinaryOp::Gt, x, y).unwrap();
+        let a = g.binary(BinaryOp::Add, se, l).unwrap();
+        let out = g.select(pos, a, c).unwrap();
+        let f = feeds(&g, dims.iter().sum::<usize>() as u64, true);
+        check_with(&g, &[out], &f, tol).unwrap_or_else(|err| panic!("{dims:?}: {err}"));
+    }
+}

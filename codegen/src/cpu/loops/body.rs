@@ -174,6 +174,12 @@ impl Row {
     pub fn value(&self, v: Val) -> Result<Value> {
         get(&self.vals, v)
     }
+
+    /// Per instruction, the splatted vector of a uniform value that vector code uses (after
+    /// [`emit_splats`]): the starting values of vector code at a point.
+    pub fn vector_start(&self) -> Vec<Option<Value>> {
+        self.splats.clone()
+    }
 }
 
 /// Emits the row part of `plan` at the coordinates `coords` (one i64 per axis; the inner
@@ -347,9 +353,9 @@ pub(super) fn buffer(env: &Env, i: usize) -> Result<Value> {
         .ok_or_else(|| unsupported(format!("buffer b{i} was not loaded")))
 }
 
-/// Instruction `i` in `mode` at inner coordinate `j`.
+/// Instruction `i` in `mode` at inner coordinate `j`, its operands taken from `cur`.
 #[allow(clippy::too_many_arguments)]
-fn emit_inst(
+pub(super) fn emit_inst(
     b: &mut FunctionBuilder,
     env: &mut Env,
     plan: &Plan,

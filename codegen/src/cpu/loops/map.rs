@@ -16,6 +16,7 @@ use kiln_ir::DType;
 
 use super::body::{cast, clif, emit_point, emit_row, emit_splats, flags, vec_of, Mode, Plan};
 use super::nest::{for_loop, k64, numel, offset, unflatten, Fx};
+use super::staged::{emit_staged, Stages};
 use crate::error::Result;
 
 /// Vectors per iteration of the unrolled loop.
@@ -104,6 +105,7 @@ pub(super) fn emit_map(
     let osz = out_dtype.size_bytes() as i64;
     let want_acc = acc_dtype(body);
     let chunk = map_chunk(dims);
+    let staged = vty.and_then(|_| Stages::of(&plan, out_dtype, acc.is_some()));
     for_loop(b, lo, hi, 1, &[], |b, point, _| {
         // The row and the inner range `[j0, j1)` this point covers.
         let (row, j0, j1) = match chunk {
@@ -136,7 +138,16 @@ pub(super) fn emit_map(
         let mut rv = emit_row(b, &mut fx.env, &plan, &coords, None)?;
         let n_v = j1;
         let mut j = j0;
-        if let Some(vty) = vty {
+        if let (Some(vty), Some(stages)) = (vty, staged.as_ref()) {
+            emit_splats(b, &plan, &mut rv, vty);
+            // Whole vectors through the staged tiles, the rest through the scalar tail.
+            let lanes = i64::from(vty.lane_count());
+            let span = b.ins().isub(n_v, j);
+            let whole = b.ins().band_imm_s(span, !(lanes - 1));
+            let j_end = b.ins().iadd(j, whole);
+            emit_staged(b, fx, &plan, stages, &rv, &coords, out_row, vty, j, j_end)?;
+            j = j_end;
+        } else if let Some(vty) = vty {
             emit_splats(b, &plan, &mut rv, vty);
             let lanes = i64::from(vty.lane_count());
             for unroll in [UNROLL, 1] {

@@ -63,6 +63,7 @@ mod map;
 mod nest;
 mod reduce;
 pub mod runtime;
+mod staged;
 
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;

@@ -1,0 +1,300 @@
+//! Staged vector maps: an f32 map whose body has transcendental functions runs over L1-sized
+//! tiles of its innermost axis, each function computed for the whole tile by an AVX2 routine
+//! (`cpu::math::host`, 8 lanes) instead of inline 4-lane code.
+//!
+//! The body's per-point instructions are cut at each transcendental instruction (`exp`, `log`,
+//! `sin`, `cos`, `tanh` of f32): stage 0 runs the instructions before the first cut, then the
+//! first routine runs over the tile, then stage 1, and so on; the last stage stores the result.
+//! Values that cross a cut — a cut's argument and result, and anything a later stage reads —
+//! live in per-value tile arrays in one stack slot (`TILE` lanes each). Every stage is an
+//! ordinary 4-lane vector loop over the tile built from the same instruction emitter, and the
+//! routines return the inline code's bits, so a staged map computes exactly what the inline map
+//! computes.
+//!
+//! Used only when the CPU has AVX2 and FMA, the output is f32, the body vectorises and has no
+//! per-point `Acc`, and the tile arrays fit [`MAX_SLOTS`].
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    types, AbiParam, InstBuilder, SigRef, StackSlotData, StackSlotKind, Type, Value,
+};
+use cranelift_frontend::FunctionBuilder;
+use kiln_ir::kernel::{InstKind, Val};
+use kiln_ir::{DType, UnaryOp};
+
+use super::body::{emit_inst, flags, Mode, Plan, Row};
+use super::nest::{for_loop, offset, Fx};
+use crate::cpu::math::host::{map_fn, MapFn};
+use crate::cpu::math::UnaryFn;
+use crate::error::Result;
+
+/// Lanes per tile: 1 KiB per f32 array, so a body's arrays stay in L1.
+pub(super) const TILE: i64 = 256;
+
+/// At most this many tile arrays (24 KiB of stack); larger bodies stay inline.
+const MAX_SLOTS: usize = 24;
+
+/// How a body is cut into stages.
+pub(super) struct Stages {
+    /// The cut instructions in body order, with the routine computing each.
+    cuts: Vec<(usize, MapFn)>,
+    /// Per instruction: its tile array, if it crosses a cut.
+    slot: Vec<Option<usize>>,
+    /// Per instruction: the stage that defines it (a cut: the stage after it).
+    def: Vec<usize>,
+    n_slots: usize,
+}
+
+/// The routine of a transcendental f32 unary op, if it has one here.
+fn routine(op: UnaryOp) -> Option<MapFn> {
+    let f = match op {
+        UnaryOp::Exp => UnaryFn::Exp,
+        UnaryOp::Log => UnaryFn::Log,
+        UnaryOp::Sin => UnaryFn::Sin,
+        UnaryOp::Cos => UnaryFn::Cos,
+        UnaryOp::Tanh => UnaryFn::Tanh,
+        UnaryOp::Neg | UnaryOp::Sqrt | UnaryOp::Recip | UnaryOp::Abs | UnaryOp::Not => return None,
+    };
+    map_fn(f)
+}
+
+impl Stages {
+    /// The stages of `plan` (already admitted for f32 vector code), or `None` when staging does
+    /// not apply.
+    pub(super) fn of(plan: &Plan, out_dtype: DType, per_point_acc: bool) -> Option<Stages> {
+        if out_dtype != DType::F32 || per_point_acc {
+            return None;
+        }
+        let insts = &plan.body.insts;
+        let per_point = |i: usize| !plan.uniform[i];
+        let mut cuts = Vec::new();
+        let mut def = vec![0; insts.len()];
+        for (i, inst) in insts.iter().enumerate() {
+            def[i] = cuts.len();
+            if let InstKind::Unary(op, _) = inst.kind {
+                if per_point(i) && inst.dtype == DType::F32 {
+                    if let Some(r) = routine(op) {
+                        cuts.push((i, r));
+                        def[i] = cuts.len();
+                    }
+                }
+            }
+        }
+        if cuts.is_empty() {
+            return None;
+        }
+        let is_cut = |i: usize| cuts.iter().any(|&(c, _)| c == i);
+        let mut needs = vec![false; insts.len()];
+        for (i, inst) in insts.iter().enumerate() {
+            if !per_point(i) {
+                continue;
+            }
+            if is_cut(i) {
+                needs[i] = true;
+            }
+            // The stage that reads the operands: a cut's routine reads memory, so its
+            // argument always gets an array.
+            let use_stage = if is_cut(i) { None } else { Some(def[i]) };
+            for v in operands(&inst.kind) {
+                let v = v.0 as usize;
+                if per_point(v) && use_stage.is_none_or(|s| def[v] < s) {
+                    needs[v] = true;
+                }
+            }
+        }
+        let result = plan.body.result.0 as usize;
+        if per_point(result) && def[result] < cuts.len() {
+            needs[result] = true;
+        }
+        let mut slot = vec![None; insts.len()];
+        let mut n_slots = 0;
+        for (i, need) in needs.into_iter().enumerate() {
+            if need {
+                slot[i] = Some(n_slots);
+                n_slots += 1;
+            }
+        }
+        (n_slots <= MAX_SLOTS).then_some(Stages {
+            cuts,
+            slot,
+            def,
+            n_slots,
+        })
+    }
+}
+
+/// The operands of an instruction.
+fn operands(kind: &InstKind) -> Vec<Val> {
+    match kind {
+        InstKind::Unary(_, x) | InstKind::Cast(x) => vec![*x],
+        InstKind::Binary(_, x, y) => vec![*x, *y],
+        InstKind::Select(c, x, y) => vec![*c, *x, *y],
+        InstKind::Load { mask, .. } => mask.iter().copied().collect(),
+        InstKind::Const(_)
+        | InstKind::Index(_)
+        | InstKind::InRange { .. }
+        | InstKind::Random { .. }
+        | InstKind::Acc => Vec::new(),
+    }
+}
+
+/// Emits `out_row[j] = body(j)` for inner positions `[j0, j_end)` of the current row, where
+/// `j_end - j0` is a multiple of the vector width, tile by tile.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn emit_staged(
+    b: &mut FunctionBuilder,
+    fx: &mut Fx,
+    plan: &Plan,
+    stages: &Stages,
+    row: &Row,
+    coords: &[Value],
+    out_row: Value,
+    vty: Type,
+    j0: Value,
+    j_end: Value,
+) -> Result<()> {
+    let lanes = i64::from(vty.lane_count());
+    let lane_bytes = 4;
+    let slot_bytes = TILE * lane_bytes;
+    let ss = b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        (stages.n_slots as i64 * slot_bytes) as u32,
+        5,
+    ));
+    let base = b.ins().stack_addr(types::I64, ss, 0);
+    let sig = map_signature(b);
+    let mut types_of: Vec<Option<Type>> = vec![None; plan.body.insts.len()];
+    // Tiles start at j0, j0 + TILE, ... while a vector is left; the last may be partial.
+    let last_start = b.ins().iadd_imm_s(j_end, TILE - lanes);
+    for_loop(b, j0, last_start, TILE, &[], |b, t, _| {
+        let left = b.ins().isub(j_end, t);
+        let full = b.ins().iconst(types::I64, TILE);
+        let short = b.ins().icmp(IntCC::SignedLessThan, left, full);
+        let len = b.ins().select(short, left, full);
+        let zero = b.ins().iconst(types::I64, 0);
+        let slot_addr =
+            |b: &mut FunctionBuilder, s: usize| b.ins().iadd_imm_s(base, s as i64 * slot_bytes);
+        for stage in 0..=stages.cuts.len() {
+            for_loop(b, zero, len, lanes, &[], |b, k, _| {
+                let jj = b.ins().iadd(t, k);
+                let at = b.ins().imul_imm_s(k, lane_bytes);
+                let mut cur = row.vector_start();
+                // Values of earlier stages this stage reads.
+                for (i, inst) in plan.body.insts.iter().enumerate() {
+                    if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
+                        continue;
+                    }
+                    for v in operands(&inst.kind) {
+                        load_slot(
+                            b,
+                            stages,
+                            &types_of,
+                            &mut cur,
+                            v.0 as usize,
+                            base,
+                            at,
+                            slot_bytes,
+                        )?;
+                    }
+                }
+                let result = plan.body.result.0 as usize;
+                let last = stage == stages.cuts.len();
+                if last {
+                    load_slot(b, stages, &types_of, &mut cur, result, base, at, slot_bytes)?;
+                }
+                for i in 0..plan.body.insts.len() {
+                    if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
+                        continue;
+                    }
+                    let v = emit_inst(
+                        b,
+                        &mut fx.env,
+                        plan,
+                        row,
+                        &cur,
+                        i,
+                        jj,
+                        Mode::Vector(vty),
+                        None,
+                        coords,
+                    )?;
+                    cur[i] = Some(v);
+                    if let Some(s) = stages.slot[i] {
+                        let ty = b.func.dfg.value_type(v);
+                        types_of[i] = Some(ty);
+                        let p = slot_addr(b, s);
+                        let p = b.ins().iadd(p, at);
+                        b.ins().store(flags(), v, p, 0);
+                    }
+                }
+                if last {
+                    let v = cur[result].ok_or_else(|| {
+                        super::body::unsupported("staged map: result not computed".into())
+                    })?;
+                    let p = offset(b, out_row, jj, lane_bytes);
+                    b.ins().store(flags(), v, p, 0);
+                }
+                Ok(vec![])
+            })?;
+            if let Some(&(c, f)) = stages.cuts.get(stage) {
+                let arg = match plan.body.insts[c].kind {
+                    InstKind::Unary(_, x) => x.0 as usize,
+                    _ => unreachable_cut()?,
+                };
+                let (Some(src), Some(dst)) = (stages.slot[arg], stages.slot[c]) else {
+                    return Err(super::body::unsupported(
+                        "staged map: cut without arrays".into(),
+                    ));
+                };
+                types_of[c] = Some(vty);
+                let src = slot_addr(b, src);
+                let dst = slot_addr(b, dst);
+                let callee = b.ins().iconst(types::I64, f as usize as i64);
+                b.ins().call_indirect(sig, callee, &[src, dst, len]);
+            }
+        }
+        Ok(vec![])
+    })?;
+    Ok(())
+}
+
+fn is_cut(stages: &Stages, i: usize) -> bool {
+    stages.cuts.iter().any(|&(c, _)| c == i)
+}
+
+fn unreachable_cut() -> Result<usize> {
+    Err(super::body::unsupported(
+        "staged map: a cut that is not a unary op".into(),
+    ))
+}
+
+/// Loads value `v` from its tile array into `cur` when it has one and is not computed yet.
+#[allow(clippy::too_many_arguments)]
+fn load_slot(
+    b: &mut FunctionBuilder,
+    stages: &Stages,
+    types_of: &[Option<Type>],
+    cur: &mut [Option<Value>],
+    v: usize,
+    base: Value,
+    at: Value,
+    slot_bytes: i64,
+) -> Result<()> {
+    if cur[v].is_some() {
+        return Ok(());
+    }
+    if let (Some(s), Some(ty)) = (stages.slot[v], types_of[v]) {
+        let p = b.ins().iadd_imm_s(base, s as i64 * slot_bytes);
+        let p = b.ins().iadd(p, at);
+        cur[v] = Some(b.ins().load(ty, flags(), p, 0));
+    }
+    Ok(())
+}
+
+/// `(src: i64, dst: i64, n: i64)`, the routines' C signature.
+fn map_signature(b: &mut FunctionBuilder) -> SigRef {
+    let mut sig = b.func.signature.clone();
+    sig.params = vec![AbiParam::new(types::I64); 3];
+    sig.returns.clear();
+    b.import_signature(sig)
+}

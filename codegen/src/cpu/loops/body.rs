@@ -353,6 +353,25 @@ pub(super) fn buffer(env: &Env, i: usize) -> Result<Value> {
         .ok_or_else(|| unsupported(format!("buffer b{i} was not loaded")))
 }
 
+/// The address per-point load `i` reads at inner coordinate `j` (its row address plus the
+/// inner stride times `j`), ignoring its mask.
+pub(super) fn load_address(
+    b: &mut FunctionBuilder,
+    plan: &Plan,
+    row: &Row,
+    i: usize,
+    j: Value,
+) -> Result<Value> {
+    let inst = &plan.body.insts[i];
+    let InstKind::Load { view, .. } = &inst.kind else {
+        return Err(unsupported(format!("v{i} is not a load")));
+    };
+    let base = row.base[i].ok_or_else(|| unsupported("load without a row address".into()))?;
+    let step = coef(&view.strides, plan.inner) * inst.dtype.size_bytes() as isize;
+    let t = b.ins().imul_imm_s(j, step as i64);
+    Ok(b.ins().iadd(base, t))
+}
+
 /// Instruction `i` in `mode` at inner coordinate `j`, its operands taken from `cur`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn emit_inst(

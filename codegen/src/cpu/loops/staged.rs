@@ -22,7 +22,7 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::kernel::{InstKind, Val};
 use kiln_ir::{DType, UnaryOp};
 
-use super::body::{emit_inst, flags, Mode, Plan, Row};
+use super::body::{emit_inst, flags, load_address, Mode, Plan, Row};
 use super::nest::{for_loop, offset, Fx};
 use crate::cpu::math::host::{map_fn, MapFn};
 use crate::cpu::math::UnaryFn;
@@ -43,6 +43,11 @@ pub(super) struct Stages {
     /// Per instruction: the stage that defines it (a cut: the stage after it).
     def: Vec<usize>,
     n_slots: usize,
+    /// Per cut: its argument is an unmasked load, passed to the routine as the buffer address.
+    direct_src: Vec<bool>,
+    /// The last routine writes the output directly (the result is its value and the last
+    /// stage has nothing else to do).
+    direct_dst: bool,
 }
 
 /// The routine of a transcendental f32 unary op, if it has one here.
@@ -84,26 +89,45 @@ impl Stages {
             return None;
         }
         let is_cut = |i: usize| cuts.iter().any(|&(c, _)| c == i);
+        // Per-point loads are emitted again by each stage that reads them (cheaper than an
+        // array); an unmasked one feeds a routine straight from its buffer.
+        let is_load = |i: usize| matches!(insts[i].kind, InstKind::Load { .. });
+        let direct_src: Vec<bool> = cuts
+            .iter()
+            .map(|&(c, _)| match insts[c].kind {
+                InstKind::Unary(_, x) => {
+                    matches!(insts[x.0 as usize].kind, InstKind::Load { mask: None, .. })
+                }
+                _ => false,
+            })
+            .collect();
+        let result = plan.body.result.0 as usize;
+        let last = cuts.len();
+        // The last routine writes the output itself when it computes the result and nothing
+        // is left for the last stage.
+        let direct_dst = cuts.last().is_some_and(|&(c, _)| c == result)
+            && !(0..insts.len()).any(|i| per_point(i) && !is_cut(i) && def[i] == last);
         let mut needs = vec![false; insts.len()];
         for (i, inst) in insts.iter().enumerate() {
             if !per_point(i) {
                 continue;
             }
             if is_cut(i) {
-                needs[i] = true;
+                needs[i] = !(direct_dst && i == result);
+                if let InstKind::Unary(_, x) = inst.kind {
+                    let x = x.0 as usize;
+                    needs[x] |= !matches!(insts[x].kind, InstKind::Load { mask: None, .. });
+                }
+                continue;
             }
-            // The stage that reads the operands: a cut's routine reads memory, so its
-            // argument always gets an array.
-            let use_stage = if is_cut(i) { None } else { Some(def[i]) };
             for v in operands(&inst.kind) {
                 let v = v.0 as usize;
-                if per_point(v) && use_stage.is_none_or(|s| def[v] < s) {
+                if per_point(v) && def[v] < def[i] && !is_load(v) {
                     needs[v] = true;
                 }
             }
         }
-        let result = plan.body.result.0 as usize;
-        if per_point(result) && def[result] < cuts.len() {
+        if per_point(result) && def[result] < last && !is_load(result) && !direct_dst {
             needs[result] = true;
         }
         let mut slot = vec![None; insts.len()];
@@ -119,6 +143,8 @@ impl Stages {
             slot,
             def,
             n_slots,
+            direct_src,
+            direct_dst,
         })
     }
 }
@@ -175,33 +201,39 @@ pub(super) fn emit_staged(
         let slot_addr =
             |b: &mut FunctionBuilder, s: usize| b.ins().iadd_imm_s(base, s as i64 * slot_bytes);
         for stage in 0..=stages.cuts.len() {
+            if stage == stages.cuts.len() && stages.direct_dst {
+                break;
+            }
             for_loop(b, zero, len, lanes, &[], |b, k, _| {
                 let jj = b.ins().iadd(t, k);
                 let at = b.ins().imul_imm_s(k, lane_bytes);
                 let mut cur = row.vector_start();
+                let at = Fetch {
+                    base,
+                    at,
+                    slot_bytes,
+                    jj,
+                    vty,
+                    coords,
+                };
                 // Values of earlier stages this stage reads.
                 for (i, inst) in plan.body.insts.iter().enumerate() {
                     if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
                         continue;
                     }
                     for v in operands(&inst.kind) {
-                        load_slot(
-                            b,
-                            stages,
-                            &types_of,
-                            &mut cur,
-                            v.0 as usize,
-                            base,
-                            at,
-                            slot_bytes,
-                        )?;
+                        let v = v.0 as usize;
+                        fetch(b, fx, plan, stages, row, &types_of, &mut cur, v, stage, &at)?;
                     }
                 }
                 let result = plan.body.result.0 as usize;
                 let last = stage == stages.cuts.len();
                 if last {
-                    load_slot(b, stages, &types_of, &mut cur, result, base, at, slot_bytes)?;
+                    fetch(
+                        b, fx, plan, stages, row, &types_of, &mut cur, result, stage, &at,
+                    )?;
                 }
+                let at = at.at;
                 for i in 0..plan.body.insts.len() {
                     if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
                         continue;
@@ -241,14 +273,17 @@ pub(super) fn emit_staged(
                     InstKind::Unary(_, x) => x.0 as usize,
                     _ => unreachable_cut()?,
                 };
-                let (Some(src), Some(dst)) = (stages.slot[arg], stages.slot[c]) else {
-                    return Err(super::body::unsupported(
-                        "staged map: cut without arrays".into(),
-                    ));
+                let src = match (stages.direct_src[stage], stages.slot[arg]) {
+                    (true, _) => load_address(b, plan, row, arg, t)?,
+                    (false, Some(s)) => slot_addr(b, s),
+                    (false, None) => return Err(no_array()),
+                };
+                let dst = match stages.slot[c] {
+                    Some(s) => slot_addr(b, s),
+                    None if stages.direct_dst => offset(b, out_row, t, lane_bytes),
+                    None => return Err(no_array()),
                 };
                 types_of[c] = Some(vty);
-                let src = slot_addr(b, src);
-                let dst = slot_addr(b, dst);
                 let callee = b.ins().iconst(types::I64, f as usize as i64);
                 b.ins().call_indirect(sig, callee, &[src, dst, len]);
             }
@@ -256,6 +291,63 @@ pub(super) fn emit_staged(
         Ok(vec![])
     })?;
     Ok(())
+}
+
+fn no_array() -> crate::error::CodegenError {
+    super::body::unsupported("staged map: a routine's argument or result has no array".into())
+}
+
+/// Where stage code reads earlier values at the current point.
+struct Fetch<'a> {
+    base: Value,
+    at: Value,
+    slot_bytes: i64,
+    jj: Value,
+    vty: Type,
+    coords: &'a [Value],
+}
+
+/// Makes value `v` available in `cur` for stage `stage` if an earlier stage defined it: a load
+/// is emitted again, anything else comes from its tile array.
+#[allow(clippy::too_many_arguments)]
+fn fetch(
+    b: &mut FunctionBuilder,
+    fx: &mut Fx,
+    plan: &Plan,
+    stages: &Stages,
+    row: &Row,
+    types_of: &[Option<Type>],
+    cur: &mut [Option<Value>],
+    v: usize,
+    stage: usize,
+    at: &Fetch,
+) -> Result<()> {
+    // A cut's value exists from the stage after it (its `def`); others after their stage.
+    let from = if is_cut(stages, v) {
+        stages.def[v]
+    } else {
+        stages.def[v] + 1
+    };
+    if cur[v].is_some() || plan.uniform[v] || stage < from {
+        return Ok(());
+    }
+    if stages.slot[v].is_none() && matches!(plan.body.insts[v].kind, InstKind::Load { .. }) {
+        let x = emit_inst(
+            b,
+            &mut fx.env,
+            plan,
+            row,
+            cur,
+            v,
+            at.jj,
+            Mode::Vector(at.vty),
+            None,
+            at.coords,
+        )?;
+        cur[v] = Some(x);
+        return Ok(());
+    }
+    load_slot(b, stages, types_of, cur, v, at.base, at.at, at.slot_bytes)
 }
 
 fn is_cut(stages: &Stages, i: usize) -> bool {

@@ -46,6 +46,9 @@ use std::ops::Range;
 
 use smallvec::SmallVec;
 
+#[cfg(target_arch = "x86_64")]
+mod blocked;
+
 /// Products of at most this many multiply-adds per matrix (`m * n * k`) take the exact
 /// f64-accumulating loop (the IR's definition); above it the tuned library runs.
 pub const SMALL_FLOPS: usize = 8192;
@@ -149,6 +152,10 @@ pub enum GemmLibrary {
     MatrixMultiply,
     /// The `gemm` crate 0.19 (threads on rayon with the count passed per call).
     Gemm,
+    /// kiln's own BLIS-style GEMM (`gemm/blocked/`: packed panels, AVX2 + FMA micro-kernels,
+    /// `threads` scoped threads per call). Falls back to [`GemmLibrary::MatrixMultiply`] on a
+    /// CPU (or an architecture) without AVX2 and FMA.
+    Kiln,
 }
 
 /// The library [`gemm_rows`] uses in the CPU backend (see the module docs for the numbers).
@@ -242,15 +249,25 @@ macro_rules! float_element {
                 csb: isize,
                 c: *mut Self,
             ) {
+                // SAFETY: the caller guarantees every element of the m x k, k x n and m x n
+                // matrices at these strides is valid; beta = 0 means `c` is only written.
+                let mm = || unsafe {
+                    $mm(
+                        m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+                    )
+                };
                 match lib {
-                    // SAFETY: the caller guarantees every element of the m x k, k x n and
-                    // m x n matrices at these strides is valid; beta = 0 means `c` is only
-                    // written.
-                    GemmLibrary::MatrixMultiply => unsafe {
-                        $mm(
-                            m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
-                        )
-                    },
+                    GemmLibrary::MatrixMultiply => mm(),
+                    GemmLibrary::Kiln => {
+                        #[cfg(target_arch = "x86_64")]
+                        if blocked::available() {
+                            // SAFETY: AVX2 and FMA are present; the operands as above.
+                            return unsafe {
+                                blocked::gemm(threads, m, n, k, a, rsa, csa, b, rsb, csb, c)
+                            };
+                        }
+                        mm()
+                    }
                     // SAFETY: as above; `read_dst = false` means `c` is only written
                     // (dst = beta * lhs * rhs with beta = 1).
                     GemmLibrary::Gemm => unsafe {
@@ -432,7 +449,11 @@ mod tests {
         let b = values(blen, 2);
         let want = naive(&dims, &a, &al, &b, &bl);
         let total = dims.rows() * dims.n;
-        for lib in [GemmLibrary::MatrixMultiply, GemmLibrary::Gemm] {
+        for lib in [
+            GemmLibrary::MatrixMultiply,
+            GemmLibrary::Gemm,
+            GemmLibrary::Kiln,
+        ] {
             let af: Vec<f32> = a.iter().map(|&x| x as f32).collect();
             let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
             let mut c = vec![f32::NAN; total];

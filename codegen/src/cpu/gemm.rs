@@ -159,7 +159,7 @@ pub enum GemmLibrary {
 }
 
 /// The library [`gemm_rows`] uses in the CPU backend (see the module docs for the numbers).
-pub const DEFAULT_LIBRARY: GemmLibrary = GemmLibrary::MatrixMultiply;
+pub const DEFAULT_LIBRARY: GemmLibrary = GemmLibrary::Kiln;
 
 /// An element type with a matrix product.
 pub trait GemmElement: Copy + Send + Sync + 'static {

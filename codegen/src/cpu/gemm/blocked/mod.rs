@@ -40,9 +40,11 @@ pub fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
-/// Multiply-adds each extra thread must have before it is worth spawning (a spawn and join
-/// costs tens of microseconds; a million multiply-adds take about as long on one core).
-const MIN_WORK_PER_THREAD: usize = 1 << 20;
+/// Multiply-adds each thread must have before another one is started: a spawn, join and
+/// barrier cost tens of microseconds (more on a loaded machine), about what 4M multiply-adds
+/// take on one core. Measured: on the shared 2-core machine, 2 threads lost to 1 at 128³-256³
+/// under load and won from about 160³ when idle.
+const MIN_WORK_PER_THREAD: usize = 1 << 22;
 
 /// `c[i*n + j] = sum_p a[i*rsa + p*csa] * b[p*rsb + j*csb]` for `i < m, j < n` on up to
 /// `threads` threads (fewer for small products).

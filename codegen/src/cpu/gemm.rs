@@ -4,32 +4,45 @@
 //! is copied).
 //!
 //! Which implementation, and why. Measured with `cargo run --release -p kiln-codegen --example
-//! gemm_speed` and numpy (`OPENBLAS_NUM_THREADS=2`, `a @ b`) alternating in one session, four
-//! rounds, best of each; GFLOP/s, 2 threads, row-major square operands. The machine (2-core
-//! Zen3) was shared with other builds at the time (load average 4-6), so every number is about
-//! half of its idle value (idle: matrixmultiply 114-116, gemm 100-105, OpenBLAS 127-145 f32):
+//! gemm_speed` and numpy 2.x (`OPENBLAS_NUM_THREADS=2`, `a @ b`, best of 8 / 4 runs like the
+//! example) alternating in one 8-minute session (2026-11-23), best of 15 rounds for kiln,
+//! matrixmultiply and numpy, 9 for `gemm` and the whole programs, 5 for the splits; GFLOP/s,
+//! 2 threads, row-major square operands. The machine (2-core Zen 3, AVX2 + FMA, about 190
+//! GFLOP/s f32 peak) was shared with another engineer's builds (load average 1.9-3.2 during the
+//! rounds), so single rounds swing by 2x; the best of many rounds is the idle-machine figure:
 //!
-//! | f32 (f64)                        | 1024³       | 2048³       |
-//! |----------------------------------|-------------|-------------|
-//! | matrixmultiply 0.3.11, threading | 69.0 (30.1) | 76.8 (35.3) |
-//! | gemm 0.19, `Rayon(2)`            | 69.6 (34.0) | 72.6 (36.3) |
-//! | matrixmultiply, rows split in 2  | 48.3 (22.0) | 59.1 (20.1) |
-//! | gemm, rows split in 2            | 51.2 (35.1) | 42.9 (21.8) |
-//! | kiln program: matmul             | 70.3        | 75.2        |
-//! | kiln program: matmul+bias+relu   | 67.1        | 69.5        |
-//! | numpy 2.x (OpenBLAS), same runs  | 38.4 (22.4) | 48.8 (27.8) |
+//! | f32 (f64)                              | 1024³        | 2048³        |
+//! |----------------------------------------|--------------|--------------|
+//! | **kiln** (`Kiln`, [`DEFAULT_LIBRARY`]) | 175.7 (84.6) | 177.1 (87.3) |
+//! | matrixmultiply 0.3.11, threading       | 152.5 (73.3) | 163.3 (73.0) |
+//! | gemm 0.19, `Rayon(2)`                  | 182.0 (86.4) | 170.1 (83.8) |
+//! | kiln, rows split in 2 (1 thread each)  | 168.8 (77.2) | 166.7 (77.0) |
+//! | matrixmultiply, rows split in 2        | 131.9 (63.1) | 155.0 (61.3) |
+//! | gemm, rows split in 2                  | 170.9 (85.9) | 172.9 (83.6) |
+//! | kiln program: matmul                   | 175.4        | 171.7        |
+//! | kiln program: matmul+bias+relu         | 173.3        | 171.5        |
+//! | numpy 2.x (OpenBLAS), same rounds      | 185.8 (87.2) | 189.2 (86.3) |
 //!
-//! We use **matrixmultiply** with its own threading ([`DEFAULT_LIBRARY`]): it is as fast as or
-//! faster than `gemm` in every round here and on the idle machine (114-116 vs 100-105), its
-//! results do not depend on the number of threads or on how the rows are split (its `k` blocks
-//! are a fixed size and threads split only the `m` loop), and it needs no rayon pool. Splitting
-//! the rows across our own threads (so that each thread could run the epilogue on its block
-//! while it is in cache) was slower for both libraries, and the fused epilogue costs within the
-//! noise (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole
-//! product. Its drawback: the thread count is global (`MATMUL_NUM_THREADS`, default the
-//! physical core count), not `CpuBackend::threads`. Under this load numpy came out slower than
-//! matrixmultiply (OpenBLAS's spinning threads suffer more from sharing); on an idle machine
-//! TOOLCHAIN.md puts matrixmultiply at 80-90% of OpenBLAS.
+//! kiln's `Kiln` is 95% (97%) of numpy at 1024³ and 94% (101%) at 2048³; matrixmultiply was 82%
+//! (84%) and 86% (85%). Under load the two swing together (rounds at load 3 gave both ~45-110
+//! f32; kiln was above numpy in 6 of the 8 loaded f32 pairs, weak evidence as the runs are not
+//! simultaneous): kiln's threads take row chunks from a shared cursor instead of a fixed half
+//! each, so a thread whose core is busy does less.
+//!
+//! We use **kiln's own GEMM** (`gemm/blocked/`: BLIS-style packing, 6x16 f32 / 6x8 f64 AVX2 +
+//! FMA micro-kernels; see its module docs) on x86-64 CPUs with AVX2 and FMA, and matrixmultiply
+//! elsewhere. Against matrixmultiply it is 8-20% faster on square products and also on
+//! transposed operands (`a^T b`, `a b^T`: 162-177 vs 147-159 f32 at 1024³, a scratch harness
+//! in the same session), takes the executor's thread count per call (`CpuBackend::threads`)
+//! instead of a global `MATMUL_NUM_THREADS`, and its results are bit-identical for any thread
+//! count and any split of the rows across calls (tested). `gemm` 0.19 is about as fast (faster
+//! at 1024³ f32, slower at 2048³) but is a large dependency, and we have not checked that its
+//! results are thread-count independent. Between 192³ and 256³ under load matrixmultiply's
+//! persistent thread pool can still beat kiln's per-call scoped threads (kiln starts a second
+//! thread only from 8M multiply-adds); single-threaded kiln runs at 85-92 f32 / 42-45 f64.
+//! Splitting the rows across our own threads (so each could run the epilogue on its block in
+//! cache) is not faster than one threaded call, and the fused epilogue costs within the noise
+//! (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole product.
 //!
 //! Guarantees:
 //! - f32 and f64 products of at most [`SMALL_FLOPS`] multiply-adds per matrix, and every i32/i64

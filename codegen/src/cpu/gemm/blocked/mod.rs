@@ -18,13 +18,14 @@
 //!    on a scratch tile and only its inside is copied back, so nothing outside `m x n` is
 //!    written.
 //!
-//! The packed panels live in one 64-byte aligned scratch, cached per calling thread
-//! ([`scratch`]). Every element of `c` gets its `k` blocks in order and each block's products in
+//! The helper threads are persistent ([`pool`]). The packed panels live in one 64-byte aligned
+//! scratch, cached per calling thread ([`scratch`]). Every element of `c` gets its `k` blocks in order and each block's products in
 //! order (see [`micro`]), whichever thread, chunk or call computes it, so the result does not
 //! depend on the thread count or on how rows are split across calls.
 
 mod micro;
 mod pack;
+mod pool;
 mod scratch;
 
 pub use micro::Element;
@@ -40,11 +41,11 @@ pub fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
-/// Multiply-adds each thread must have before another one is started: a spawn, join and
-/// barrier cost tens of microseconds (more on a loaded machine), about what 4M multiply-adds
-/// take on one core. Measured: on the shared 2-core machine, 2 threads lost to 1 at 128³-256³
-/// under load and won from about 160³ when idle.
-const MIN_WORK_PER_THREAD: usize = 1 << 22;
+/// Multiply-adds each thread must have before another one takes part: waking a pool thread and
+/// the barriers cost 10-20 µs, about what half a million multiply-adds take on one core.
+/// Measured on the shared 2-core machine: 2 threads beat 1 from about 100³ (f64) / 128³ (f32)
+/// (f32 128³: 107-112 vs 88 GFLOP/s; 192³: 129-155 vs 94), and lost at 64³.
+const MIN_WORK_PER_THREAD: usize = 1 << 19;
 
 /// `c[i*n + j] = sum_p a[i*rsa + p*csa] * b[p*rsb + j*csb]` for `i < m, j < n` on up to
 /// `threads` threads (fewer for small products).
@@ -123,7 +124,7 @@ struct Shared<T> {
 // SAFETY: the threads only read `a` and `b`; each writes the packed `b` units and the chunks of
 // `c` it took (disjoint, handed out once each) and its own packed `a` block; reads of packed
 // `b` happen after a barrier that follows all its writes, and writes to it after a barrier
-// that follows all its reads. All pointers outlive the thread scope.
+// that follows all its reads. All pointers outlive `pool::run`, which returns only after every part has.
 unsafe impl<T: Send> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for Shared<T> {}
@@ -194,20 +195,10 @@ pub(in crate::cpu::gemm) unsafe fn gemm_on<T: Element>(
             cursor: AtomicUsize::new(0),
             barrier: Barrier::new(threads),
         };
-        if threads == 1 {
-            // SAFETY: the caller's contract covers every access; the scratch holds `bytes`.
-            unsafe { worker(&shared, 0) };
-            return;
-        }
-        std::thread::scope(|sc| {
-            let shared = &shared;
-            for t in 1..threads {
-                // SAFETY: as above; see `Shared` for how the threads stay apart.
-                sc.spawn(move || unsafe { worker(shared, t) });
-            }
-            // SAFETY: as above.
-            unsafe { worker(shared, 0) };
-        });
+        // SAFETY: the caller's contract covers every access; the scratch holds `bytes`;
+        // `pool::run` runs parts 0..threads concurrently, once each (see `Shared` for how the
+        // threads stay apart) and returns only after all have.
+        pool::run(threads, &|t| unsafe { worker(&shared, t) });
     });
 }
 

@@ -269,6 +269,38 @@ fn results_do_not_depend_on_the_thread_count() {
     }
 }
 
+/// Products submitted from several threads at once (one gets the persistent pool, the others
+/// fall back to scoped threads) give the same bits as one at a time.
+#[test]
+fn concurrent_products_agree() {
+    if !available() {
+        return;
+    }
+    let (m, n, k) = (150, 140, 300);
+    let (_, av, alen) = views(m, k)[0];
+    let (_, bv, blen) = views(k, n)[1];
+    let a = values::<f32>(alen, 31);
+    let b = values::<f32>(blen, 32);
+    let one = bits(&run(1, m, n, k, &a, av, &b, bv));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (a, b) = (&a, &b);
+                s.spawn(move || {
+                    (0..20)
+                        .map(|_| bits(&run(2 + i % 2, m, n, k, a, av, b, bv)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for got in h.join().unwrap() {
+                assert_eq!(got, one);
+            }
+        }
+    });
+}
+
 /// Through `gemm_rows` (batched, `b` broadcast over the first batch dim): the whole product on
 /// 1, 2 or 3 threads and the rows in uneven pieces (cutting matrices and micro-tiles) give the
 /// same bits, match the exact product, and a piece writes only its own rows.

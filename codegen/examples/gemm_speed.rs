@@ -1,7 +1,10 @@
 //! GEMM throughput of the candidate libraries behind `kiln_codegen::cpu::gemm`, side by side in
-//! one process: `cargo run --release -p kiln-codegen --example gemm_speed [sizes...]`.
+//! one process: `cargo run --release -p kiln-codegen --example gemm_speed [sizes...] [names...]`
+//! (names pick rows, e.g. `kiln matrixmultiply`; default all).
 //!
 //! Prints GFLOP/s (2 m n k / best of several runs) for row-major square f32 and f64 products:
+//! - `kiln`: kiln's own blocked AVX2 + FMA GEMM (`GemmLibrary::Kiln`), one call on `threads`
+//!   scoped threads;
 //! - `matrixmultiply`: one call, threaded by the crate itself (`MATMUL_NUM_THREADS`, default the
 //!   physical core count);
 //! - `gemm`: one call with `Parallelism::Rayon(threads)`;
@@ -144,10 +147,15 @@ fn bench_kiln(s: usize, epilogue: bool, reps: usize) -> Result<f64, Box<dyn std:
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    // Other arguments pick rows by name (`kiln`, `matrixmultiply-split`, `kiln matmul`, ...).
+    let names: Vec<&str> = args
+        .iter()
+        .filter(|a| a.parse::<usize>().is_err())
+        .map(|a| a.as_str())
         .collect();
+    let wanted = |name: &str| names.is_empty() || names.contains(&name);
     let sizes = if sizes.is_empty() {
         vec![1024, 2048]
     } else {
@@ -157,16 +165,24 @@ fn main() {
     for s in sizes {
         let reps = if s >= 2048 { 4 } else { 8 };
         for (name, lib, split) in [
+            ("kiln", GemmLibrary::Kiln, false),
             ("matrixmultiply", GemmLibrary::MatrixMultiply, false),
             ("gemm", GemmLibrary::Gemm, false),
             ("matrixmultiply-split", GemmLibrary::MatrixMultiply, true),
             ("gemm-split", GemmLibrary::Gemm, true),
+            ("kiln-split", GemmLibrary::Kiln, true),
         ] {
+            if !wanted(name) {
+                continue;
+            }
             let f = bench::<f32>(s, lib, split, reps);
             let d = bench::<f64>(s, lib, split, reps);
             println!("{s:>5}^3  {name:<22} f32 {f:7.1}   f64 {d:7.1}");
         }
         for (name, epi) in [("kiln matmul", false), ("kiln matmul+bias+relu", true)] {
+            if !wanted(name) {
+                continue;
+            }
             match bench_kiln(s, epi, reps) {
                 Ok(f) => println!("{s:>5}^3  {name:<22} f32 {f:7.1}"),
                 Err(e) => println!("{s:>5}^3  {name:<22} failed: {e}"),

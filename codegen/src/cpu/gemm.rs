@@ -4,32 +4,44 @@
 //! is copied).
 //!
 //! Which implementation, and why. Measured with `cargo run --release -p kiln-codegen --example
-//! gemm_speed` and numpy (`OPENBLAS_NUM_THREADS=2`, `a @ b`) alternating in one session, four
-//! rounds, best of each; GFLOP/s, 2 threads, row-major square operands. The machine (2-core
-//! Zen3) was shared with other builds at the time (load average 4-6), so every number is about
-//! half of its idle value (idle: matrixmultiply 114-116, gemm 100-105, OpenBLAS 127-145 f32):
+//! gemm_speed` and numpy 2.x (`OPENBLAS_NUM_THREADS=2`, `a @ b`, best of 8 / 4 runs like the
+//! example) alternating, 8 rounds in 3 minutes (2026-11-24), best round of each; GFLOP/s, 2
+//! threads, row-major square operands. The machine (2-core Zen 3, AVX2 + FMA, about 190
+//! GFLOP/s f32 peak) was shared with another engineer's builds (load average 2.4-3.4 during
+//! the rounds), so single rounds swing by up to 2x; the best round is close to the idle figure:
 //!
-//! | f32 (f64)                        | 1024³       | 2048³       |
-//! |----------------------------------|-------------|-------------|
-//! | matrixmultiply 0.3.11, threading | 69.0 (30.1) | 76.8 (35.3) |
-//! | gemm 0.19, `Rayon(2)`            | 69.6 (34.0) | 72.6 (36.3) |
-//! | matrixmultiply, rows split in 2  | 48.3 (22.0) | 59.1 (20.1) |
-//! | gemm, rows split in 2            | 51.2 (35.1) | 42.9 (21.8) |
-//! | kiln program: matmul             | 70.3        | 75.2        |
-//! | kiln program: matmul+bias+relu   | 67.1        | 69.5        |
-//! | numpy 2.x (OpenBLAS), same runs  | 38.4 (22.4) | 48.8 (27.8) |
+//! | f32 (f64)                              | 1024³        | 2048³        |
+//! |----------------------------------------|--------------|--------------|
+//! | **kiln** (`Kiln`, [`DEFAULT_LIBRARY`]) | 178.2 (85.0) | 175.1 (86.5) |
+//! | matrixmultiply 0.3.11, threading       | 163.5 (73.3) | 164.3 (73.1) |
+//! | gemm 0.19, `Rayon(2)`                  | 180.9 (86.1) | 169.1 (84.4) |
+//! | kiln, rows split in 2 (1 thread each)  | 168.1 (77.0) | 169.5 (79.0) |
+//! | matrixmultiply, rows split in 2        | 157.5 (70.0) | 146.0 (58.9) |
+//! | gemm, rows split in 2                  | 175.2 (85.1) | 169.9 (86.4) |
+//! | kiln program: matmul                   | 176.8        | 173.2        |
+//! | kiln program: matmul+bias+relu         | 176.4        | 172.0        |
+//! | numpy 2.x (OpenBLAS), same rounds      | 183.2 (86.5) | 189.0 (86.4) |
 //!
-//! We use **matrixmultiply** with its own threading ([`DEFAULT_LIBRARY`]): it is as fast as or
-//! faster than `gemm` in every round here and on the idle machine (114-116 vs 100-105), its
-//! results do not depend on the number of threads or on how the rows are split (its `k` blocks
-//! are a fixed size and threads split only the `m` loop), and it needs no rayon pool. Splitting
-//! the rows across our own threads (so that each thread could run the epilogue on its block
-//! while it is in cache) was slower for both libraries, and the fused epilogue costs within the
-//! noise (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole
-//! product. Its drawback: the thread count is global (`MATMUL_NUM_THREADS`, default the
-//! physical core count), not `CpuBackend::threads`. Under this load numpy came out slower than
-//! matrixmultiply (OpenBLAS's spinning threads suffer more from sharing); on an idle machine
-//! TOOLCHAIN.md puts matrixmultiply at 80-90% of OpenBLAS.
+//! kiln's `Kiln` is 97% (98%) of numpy at 1024³ and 93% (100%) at 2048³; matrixmultiply 89%
+//! (85%) and 87% (85%). An earlier session of 15 rounds (before the persistent helper threads)
+//! gave the same picture: kiln 175.7 (84.6) / 177.1 (87.3), numpy 185.8 (87.2) / 189.2 (86.3),
+//! matrixmultiply 152.5 (73.3) / 163.3 (73.0). Under load the numbers swing together; kiln's
+//! threads take row chunks from a shared cursor instead of a fixed half each, so a thread whose
+//! core is busy does less. Mid sizes, where thread start-up counts, in the same session with a
+//! scratch harness: 256³ f32 161 vs 82-87 (matrixmultiply), 512³ 177 vs 131.
+//!
+//! We use **kiln's own GEMM** (`gemm/blocked/`: BLIS-style packing, 6x16 f32 / 6x8 f64 AVX2 +
+//! FMA micro-kernels, persistent helper threads; see its module docs) on x86-64 CPUs with AVX2
+//! and FMA, and matrixmultiply elsewhere. It is faster than matrixmultiply on square products
+//! (7-18% at 1024³-2048³, about 2x at 256³) and on transposed operands (`a^T b`, `a b^T`:
+//! 162-177 vs 147-159 f32 at 1024³), takes the executor's thread count per call
+//! (`CpuBackend::threads`) instead of a global `MATMUL_NUM_THREADS`, and its results are
+//! bit-identical for any thread count and any split of the rows across calls (tested). `gemm`
+//! 0.19 is about as fast at 1024³ and slower at 2048³, and we have not checked that its results
+//! are thread-count independent. Single-threaded kiln runs at 85-94 f32 / 42-47 f64. Splitting
+//! the rows across our own threads (so each could run the epilogue on its block in cache) is
+//! not faster than one threaded call, and the fused epilogue costs within the noise
+//! (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole product.
 //!
 //! Guarantees:
 //! - f32 and f64 products of at most [`SMALL_FLOPS`] multiply-adds per matrix, and every i32/i64
@@ -45,6 +57,9 @@
 use std::ops::Range;
 
 use smallvec::SmallVec;
+
+#[cfg(target_arch = "x86_64")]
+mod blocked;
 
 /// Products of at most this many multiply-adds per matrix (`m * n * k`) take the exact
 /// f64-accumulating loop (the IR's definition); above it the tuned library runs.
@@ -149,10 +164,14 @@ pub enum GemmLibrary {
     MatrixMultiply,
     /// The `gemm` crate 0.19 (threads on rayon with the count passed per call).
     Gemm,
+    /// kiln's own BLIS-style GEMM (`gemm/blocked/`: packed panels, AVX2 + FMA micro-kernels,
+    /// `threads` scoped threads per call). Falls back to [`GemmLibrary::MatrixMultiply`] on a
+    /// CPU (or an architecture) without AVX2 and FMA.
+    Kiln,
 }
 
 /// The library [`gemm_rows`] uses in the CPU backend (see the module docs for the numbers).
-pub const DEFAULT_LIBRARY: GemmLibrary = GemmLibrary::MatrixMultiply;
+pub const DEFAULT_LIBRARY: GemmLibrary = GemmLibrary::Kiln;
 
 /// An element type with a matrix product.
 pub trait GemmElement: Copy + Send + Sync + 'static {
@@ -242,15 +261,25 @@ macro_rules! float_element {
                 csb: isize,
                 c: *mut Self,
             ) {
+                // SAFETY: the caller guarantees every element of the m x k, k x n and m x n
+                // matrices at these strides is valid; beta = 0 means `c` is only written.
+                let mm = || unsafe {
+                    $mm(
+                        m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
+                    )
+                };
                 match lib {
-                    // SAFETY: the caller guarantees every element of the m x k, k x n and
-                    // m x n matrices at these strides is valid; beta = 0 means `c` is only
-                    // written.
-                    GemmLibrary::MatrixMultiply => unsafe {
-                        $mm(
-                            m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
-                        )
-                    },
+                    GemmLibrary::MatrixMultiply => mm(),
+                    GemmLibrary::Kiln => {
+                        #[cfg(target_arch = "x86_64")]
+                        if blocked::available() {
+                            // SAFETY: AVX2 and FMA are present; the operands as above.
+                            return unsafe {
+                                blocked::gemm(threads, m, n, k, a, rsa, csa, b, rsb, csb, c)
+                            };
+                        }
+                        mm()
+                    }
                     // SAFETY: as above; `read_dst = false` means `c` is only written
                     // (dst = beta * lhs * rhs with beta = 1).
                     GemmLibrary::Gemm => unsafe {
@@ -432,7 +461,11 @@ mod tests {
         let b = values(blen, 2);
         let want = naive(&dims, &a, &al, &b, &bl);
         let total = dims.rows() * dims.n;
-        for lib in [GemmLibrary::MatrixMultiply, GemmLibrary::Gemm] {
+        for lib in [
+            GemmLibrary::MatrixMultiply,
+            GemmLibrary::Gemm,
+            GemmLibrary::Kiln,
+        ] {
             let af: Vec<f32> = a.iter().map(|&x| x as f32).collect();
             let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
             let mut c = vec![f32::NAN; total];

@@ -8,8 +8,9 @@
 //!   speed example and, later, by lowering.
 //! - [`loops`]: every non-gemm kernel of the kernel IR (and gemm epilogues) as a native loop
 //!   nest, vectorised along the innermost axis where the body allows.
-//! - [`gemm`]: batched, strided f32/f64/i32/i64 matrix products (a tuned library for large
-//!   float products, the IR's exact definition otherwise).
+//! - [`gemm`]: batched, strided f32/f64/i32/i64 matrix products (kiln's own blocked AVX2+FMA
+//!   GEMM for large float products, matrixmultiply on CPUs without AVX2+FMA, the IR's exact
+//!   definition otherwise).
 //! - [`exec`]: the executor: one arena for temporaries, owned buffers for the rest, kernels run
 //!   in order and split across threads; [`backend`]: [`CpuBackend`], the `Backend` impl.
 //!

@@ -204,70 +204,80 @@ pub(super) fn emit_staged(
             if stage == stages.cuts.len() && stages.direct_dst {
                 break;
             }
-            for_loop(b, zero, len, lanes, &[], |b, k, _| {
-                let jj = b.ins().iadd(t, k);
-                let at = b.ins().imul_imm_s(k, lane_bytes);
-                let mut cur = row.vector_start();
-                let at = Fetch {
-                    base,
-                    at,
-                    slot_bytes,
-                    jj,
-                    vty,
-                    coords,
-                };
-                // Values of earlier stages this stage reads.
-                for (i, inst) in plan.body.insts.iter().enumerate() {
-                    if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
-                        continue;
-                    }
-                    for v in operands(&inst.kind) {
-                        let v = v.0 as usize;
-                        fetch(b, fx, plan, stages, row, &types_of, &mut cur, v, stage, &at)?;
-                    }
-                }
-                let result = plan.body.result.0 as usize;
-                let last = stage == stages.cuts.len();
-                if last {
-                    fetch(
-                        b, fx, plan, stages, row, &types_of, &mut cur, result, stage, &at,
-                    )?;
-                }
-                let at = at.at;
-                for i in 0..plan.body.insts.len() {
-                    if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
-                        continue;
-                    }
-                    let v = emit_inst(
-                        b,
-                        &mut fx.env,
-                        plan,
-                        row,
-                        &cur,
-                        i,
+            // A stage whose only work is loads (read again where they are used) has no loop.
+            let work = (0..plan.body.insts.len()).any(|i| {
+                !plan.uniform[i]
+                    && stages.def[i] == stage
+                    && !is_cut(stages, i)
+                    && (stages.slot[i].is_some()
+                        || !matches!(plan.body.insts[i].kind, InstKind::Load { .. }))
+            });
+            if work || stage == stages.cuts.len() {
+                for_loop(b, zero, len, lanes, &[], |b, k, _| {
+                    let jj = b.ins().iadd(t, k);
+                    let at = b.ins().imul_imm_s(k, lane_bytes);
+                    let mut cur = row.vector_start();
+                    let at = Fetch {
+                        base,
+                        at,
+                        slot_bytes,
                         jj,
-                        Mode::Vector(vty),
-                        None,
+                        vty,
                         coords,
-                    )?;
-                    cur[i] = Some(v);
-                    if let Some(s) = stages.slot[i] {
-                        let ty = b.func.dfg.value_type(v);
-                        types_of[i] = Some(ty);
-                        let p = slot_addr(b, s);
-                        let p = b.ins().iadd(p, at);
+                    };
+                    // Values of earlier stages this stage reads.
+                    for (i, inst) in plan.body.insts.iter().enumerate() {
+                        if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
+                            continue;
+                        }
+                        for v in operands(&inst.kind) {
+                            let v = v.0 as usize;
+                            fetch(b, fx, plan, stages, row, &types_of, &mut cur, v, stage, &at)?;
+                        }
+                    }
+                    let result = plan.body.result.0 as usize;
+                    let last = stage == stages.cuts.len();
+                    if last {
+                        fetch(
+                            b, fx, plan, stages, row, &types_of, &mut cur, result, stage, &at,
+                        )?;
+                    }
+                    let at = at.at;
+                    for i in 0..plan.body.insts.len() {
+                        if plan.uniform[i] || stages.def[i] != stage || is_cut(stages, i) {
+                            continue;
+                        }
+                        let v = emit_inst(
+                            b,
+                            &mut fx.env,
+                            plan,
+                            row,
+                            &cur,
+                            i,
+                            jj,
+                            Mode::Vector(vty),
+                            None,
+                            coords,
+                        )?;
+                        cur[i] = Some(v);
+                        if let Some(s) = stages.slot[i] {
+                            let ty = b.func.dfg.value_type(v);
+                            types_of[i] = Some(ty);
+                            let p = slot_addr(b, s);
+                            let p = b.ins().iadd(p, at);
+                            b.ins().store(flags(), v, p, 0);
+                        }
+                    }
+                    if last {
+                        let v = cur[result].ok_or_else(|| {
+                            super::body::unsupported("staged map: result not computed".into())
+                        })?;
+                        let p = offset(b, out_row, jj, lane_bytes);
                         b.ins().store(flags(), v, p, 0);
                     }
-                }
-                if last {
-                    let v = cur[result].ok_or_else(|| {
-                        super::body::unsupported("staged map: result not computed".into())
-                    })?;
-                    let p = offset(b, out_row, jj, lane_bytes);
-                    b.ins().store(flags(), v, p, 0);
-                }
-                Ok(vec![])
-            })?;
+                    Ok(vec![])
+                })?;
+            }
             if let Some(&(c, f)) = stages.cuts.get(stage) {
                 let arg = match plan.body.insts[c].kind {
                     InstKind::Unary(_, x) => x.0 as usize,

@@ -7,6 +7,7 @@ use crate::{Error, Result};
 use kiln_ir::{DType, HostTensor, NodeId, Shape};
 use std::cell::{Ref, RefCell, RefMut};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 /// Where a graph is evaluated.
@@ -21,6 +22,33 @@ pub enum Device {
     Cpu,
 }
 
+/// A map keyed by tensor names. Looked up a few times per training step for every parameter,
+/// so it hashes with FNV-1a rather than SipHash (names are the program's own, so there is no
+/// flooding to defend against).
+pub(crate) type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv1a>>;
+
+/// The 64-bit FNV-1a hash.
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// What identifies a compiled executable of a graph: output ids, parameter updates (name, new
 /// value node), eager, device.
 pub(crate) type ExecutableKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Device);
@@ -28,7 +56,7 @@ pub(crate) type ExecutableKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Devic
 pub(crate) struct GraphState {
     pub(crate) ir: kiln_ir::Graph,
     /// Current values of `param` nodes, by name.
-    pub(crate) params: HashMap<String, HostTensor>,
+    pub(crate) params: NameMap<HostTensor>,
     pub(crate) device: Device,
     /// Fusion off (eager mode) for compiled devices.
     pub(crate) eager: bool,
@@ -41,7 +69,7 @@ pub(crate) struct GraphState {
     /// Nodes no gradient flows through: built under `no_grad` or made by `detach`.
     pub(crate) stopped: HashSet<NodeId>,
     /// Input values bound with [`Graph::feed`].
-    pub(crate) bound: HashMap<String, HostTensor>,
+    pub(crate) bound: NameMap<HostTensor>,
     /// Gradient nodes already built by `backward`: (output, seed, leaves) -> gradients, so that
     /// calling `backward` in a loop does not grow the graph.
     pub(crate) grad_cache: HashMap<(NodeId, Option<NodeId>, Vec<NodeId>), Vec<NodeId>>,
@@ -64,14 +92,14 @@ impl Graph {
     pub fn new() -> Graph {
         Graph(Rc::new(RefCell::new(GraphState {
             ir: kiln_ir::Graph::new(),
-            params: HashMap::new(),
+            params: NameMap::default(),
             device: Device::default(),
             eager: false,
             executables: HashMap::new(),
             requires_grad: HashSet::new(),
             grads: HashMap::new(),
             stopped: HashSet::new(),
-            bound: HashMap::new(),
+            bound: NameMap::default(),
             grad_cache: HashMap::new(),
         })))
     }

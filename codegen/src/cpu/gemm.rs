@@ -335,7 +335,8 @@ unsafe fn exact<T: GemmElement>(
     csb: isize,
     c: *mut T,
 ) {
-    let mut acc = vec![0.0f64; n];
+    // Small products (the common case here) keep the row on the stack.
+    let mut acc: SmallVec<[f64; 64]> = SmallVec::from_elem(0.0, n);
     for i in 0..m {
         acc.iter_mut().for_each(|x| *x = 0.0);
         for p in 0..k {

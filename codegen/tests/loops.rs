@@ -651,3 +651,45 @@ fn loops_staged_transcendental_maps_match_the_evaluator() {
         check_with(&g, &[out], &f, tol).unwrap_or_else(|err| panic!("{dims:?}: {err}"));
     }
 }
+
+/// Row reductions whose prologue has transcendental functions (softmax's sum of exp, a max of
+/// sines) run their prologue through the staged tiles; row lengths around the tile size and
+/// the vector width, several rows, two reduced axes.
+#[test]
+fn loops_staged_reduction_prologues_match_the_evaluator() {
+    // f32 sums of up to ~4000 terms: the evaluator sums in f64.
+    let tol = Tol {
+        f32: (2e-5, 2e-4),
+        f64: (1e-12, 1e-300),
+    };
+    for dims in [
+        vec![3usize],
+        vec![2, 4],
+        vec![3, 255],
+        vec![2, 256],
+        vec![2, 257],
+        vec![3, 1029],
+        vec![2, 3, 300],
+        vec![1, 4100],
+    ] {
+        let rank = dims.len();
+        let last = rank - 1;
+        let mut g = Graph::new();
+        let x = g.input("x", DType::F32, sh(&dims)).unwrap();
+        let m = g.reduce(ReduceOp::Max, x, &[last]).unwrap();
+        let m = g.expand(m, sh(&dims)).unwrap();
+        let z = g.binary(BinaryOp::Sub, x, m).unwrap();
+        let e = g.unary(UnaryOp::Exp, z).unwrap();
+        let sum_exp = g.reduce(ReduceOp::Sum, e, &[last]).unwrap();
+        let s = g.unary(UnaryOp::Sin, x).unwrap();
+        let c = g.unary(UnaryOp::Cos, s).unwrap();
+        let max_trig = g.reduce(ReduceOp::Max, c, &[last]).unwrap();
+        let all_axes: Vec<usize> = (0..rank).collect();
+        let t = g.unary(UnaryOp::Tanh, x).unwrap();
+        let sum_all = g.reduce(ReduceOp::Sum, t, &all_axes).unwrap();
+        let f = feeds(&g, 7 + dims.iter().sum::<usize>() as u64, false);
+        for out in [sum_exp, max_trig, sum_all] {
+            check_with(&g, &[out], &f, tol).unwrap_or_else(|err| panic!("{dims:?}: {err}"));
+        }
+    }
+}

@@ -105,7 +105,7 @@ pub(super) fn emit_map(
     let osz = out_dtype.size_bytes() as i64;
     let want_acc = acc_dtype(body);
     let chunk = map_chunk(dims);
-    let staged = vty.and_then(|_| Stages::of(&plan, out_dtype, acc.is_some()));
+    let staged = vty.and_then(|_| Stages::of(&plan, out_dtype, acc.is_some(), true));
     for_loop(b, lo, hi, 1, &[], |b, point, _| {
         // The row and the inner range `[j0, j1)` this point covers.
         let (row, j0, j1) = match chunk {
@@ -145,7 +145,20 @@ pub(super) fn emit_map(
             let span = b.ins().isub(n_v, j);
             let whole = b.ins().band_imm_s(span, !(lanes - 1));
             let j_end = b.ins().iadd(j, whole);
-            emit_staged(b, fx, &plan, stages, &rv, &coords, out_row, vty, j, j_end)?;
+            emit_staged(
+                b,
+                fx,
+                &plan,
+                stages,
+                &rv,
+                &coords,
+                Some(out_row),
+                vty,
+                j,
+                j_end,
+                &[],
+                &mut |_, _, _, _, _, c| Ok(c.to_vec()),
+            )?;
             j = j_end;
         } else if let Some(vty) = vty {
             emit_splats(b, &plan, &mut rv, vty);

@@ -5,7 +5,9 @@
 //! - **inner reduced** (the last axis is reduced, or rank 0): the parallel extent is the output
 //!   elements; per element the reduced axes run in row-major order, the last one as an unrolled
 //!   vector loop into 4 partial vector accumulators plus a scalar tail, combined at the end as
-//!   `((a0 op a1) op (a2 op a3))`, then lane by lane, then the tail;
+//!   `((a0 op a1) op (a2 op a3))`, then lane by lane, then the tail (an f32 prologue with
+//!   exp/log/sin/cos/tanh is computed in staged tiles first, `staged.rs`, and accumulated in
+//!   the same pattern, so the result is the same bits);
 //! - **inner kept** (the last axis is not reduced): the parallel extent is the output rows; per
 //!   row, chunks of 16 (f32) / 8 (f64) consecutive outputs are reduced together as vectors over
 //!   the reduced axes in row-major order, then a one-vector loop and a scalar tail.
@@ -24,6 +26,7 @@ use kiln_ir::{DType, ReduceOp};
 use super::body::{cast, clif, emit_point, emit_row, emit_splats, flags, vec_of, Mode, Plan, Row};
 use super::map::UNROLL;
 use super::nest::{for_loop, k64, numel, offset, unflatten, Fx};
+use super::staged::{emit_staged, Stages};
 use crate::error::Result;
 
 /// A reduction kernel's parts.
@@ -171,6 +174,7 @@ fn inner_reduced(
     let vty = red.vector();
     let plan = Plan::new(red.body, inner, true);
     let eplan = Plan::new(red.epilogue, None, true);
+    let staged = vty.and_then(|_| Stages::of(&plan, d, false, false));
     let osz = out_dtype.size_bytes() as i64;
     let (start, end) = (fx.start, fx.end);
     for_loop(b, start, end, 1, &[], |b, o, _| {
@@ -191,7 +195,52 @@ fn inner_reduced(
             let mut accs = accs.to_vec();
             let mut j = k64(b, 0);
             let n_v = k64(b, n);
-            if let Some(vty) = vty {
+            if let (Some(vty), Some(stages)) = (vty, staged.as_ref()) {
+                // Whole vectors through the staged tiles: each tile's values are accumulated
+                // from its result array in the same pattern as below (tiles start at multiples
+                // of 4 vectors), so the sums are the same bits.
+                emit_splats(b, &plan, &mut rv, vty);
+                let lanes = i64::from(vty.lane_count());
+                let j_end = k64(b, n / lanes as usize * lanes as usize);
+                let vaccs = accs[..UNROLL as usize].to_vec();
+                let op = red.op;
+                let vaccs = emit_staged(
+                    b,
+                    fx,
+                    &plan,
+                    stages,
+                    &rv,
+                    &coords,
+                    None,
+                    vty,
+                    j,
+                    j_end,
+                    &vaccs,
+                    &mut |b, _, _, len, array, a| {
+                        let zero = k64(b, 0);
+                        let (end, a) = for_loop(b, zero, len, lanes * UNROLL, a, |b, k, a| {
+                            let mut a = a.to_vec();
+                            for (u, acc) in a.iter_mut().enumerate() {
+                                let at = b.ins().iadd_imm_s(k, u as i64 * lanes);
+                                let p = offset(b, array, at, 4);
+                                let v = b.ins().load(vty, flags(), p, 0);
+                                *acc = combine(b, op, d, *acc, v);
+                            }
+                            Ok(a)
+                        })?;
+                        let (_, first) = for_loop(b, end, len, lanes, &a[..1], |b, k, a0| {
+                            let p = offset(b, array, k, 4);
+                            let v = b.ins().load(vty, flags(), p, 0);
+                            Ok(vec![combine(b, op, d, a0[0], v)])
+                        })?;
+                        let mut a = a;
+                        a[0] = first[0];
+                        Ok(a)
+                    },
+                )?;
+                accs[..UNROLL as usize].copy_from_slice(&vaccs);
+                j = j_end;
+            } else if let Some(vty) = vty {
                 emit_splats(b, &plan, &mut rv, vty);
                 let lanes = i64::from(vty.lane_count());
                 let vaccs = accs[..UNROLL as usize].to_vec();

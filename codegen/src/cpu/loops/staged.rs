@@ -1,6 +1,8 @@
-//! Staged vector maps: an f32 map whose body has transcendental functions runs over L1-sized
-//! tiles of its innermost axis, each function computed for the whole tile by an AVX2 routine
-//! (`cpu::math::host`, 8 lanes) instead of inline 4-lane code.
+//! Staged vector bodies: an f32 map — or the prologue of an f32 row reduction — whose body has
+//! transcendental functions runs over L1-sized tiles of its innermost axis, each function
+//! computed for the whole tile by an AVX2 routine (`cpu::math::host`, 8 lanes) instead of
+//! inline 4-lane code. A map's last stage stores the output; a reduction gets each tile's
+//! values in an array and accumulates them in its usual pattern (`reduce.rs`).
 //!
 //! The body's per-point instructions are cut at each transcendental instruction (`exp`, `log`,
 //! `sin`, `cos`, `tanh` of f32): stage 0 runs the instructions before the first cut, then the
@@ -11,8 +13,8 @@
 //! routines return the inline code's bits, so a staged map computes exactly what the inline map
 //! computes.
 //!
-//! Used only when the CPU has AVX2 and FMA, the output is f32, the body vectorises and has no
-//! per-point `Acc`, and the tile arrays fit [`MAX_SLOTS`].
+//! Used only when the CPU has AVX2 and FMA, the body is f32, vectorises and has no per-point
+//! `Acc`, and the tile arrays fit [`MAX_SLOTS`].
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -48,7 +50,15 @@ pub(super) struct Stages {
     /// The last routine writes the output directly (the result is its value and the last
     /// stage has nothing else to do).
     direct_dst: bool,
+    /// The last stage stores the result to the output (else it stays in its array).
+    to_output: bool,
 }
+
+/// What the caller does with each tile's results when they stay in an array: gets the tile's
+/// start, its length (a multiple of the vector width), the address of the result array and the
+/// loop-carried values, and returns their new values.
+pub(super) type Consume<'a> = dyn FnMut(&mut FunctionBuilder, &mut Fx, Value, Value, Value, &[Value]) -> Result<Vec<Value>>
+    + 'a;
 
 /// The routine of a transcendental f32 unary op, if it has one here.
 fn routine(op: UnaryOp) -> Option<MapFn> {
@@ -66,7 +76,15 @@ fn routine(op: UnaryOp) -> Option<MapFn> {
 impl Stages {
     /// The stages of `plan` (already admitted for f32 vector code), or `None` when staging does
     /// not apply.
-    pub(super) fn of(plan: &Plan, out_dtype: DType, per_point_acc: bool) -> Option<Stages> {
+    ///
+    /// `to_output`: the result is stored to the kernel's output (a map); otherwise it is left
+    /// in a tile array for the caller to consume (a reduction's prologue).
+    pub(super) fn of(
+        plan: &Plan,
+        out_dtype: DType,
+        per_point_acc: bool,
+        to_output: bool,
+    ) -> Option<Stages> {
         if out_dtype != DType::F32 || per_point_acc {
             return None;
         }
@@ -105,7 +123,8 @@ impl Stages {
         let last = cuts.len();
         // The last routine writes the output itself when it computes the result and nothing
         // is left for the last stage.
-        let direct_dst = cuts.last().is_some_and(|&(c, _)| c == result)
+        let direct_dst = to_output
+            && cuts.last().is_some_and(|&(c, _)| c == result)
             && !(0..insts.len()).any(|i| per_point(i) && !is_cut(i) && def[i] == last);
         let mut needs = vec![false; insts.len()];
         for (i, inst) in insts.iter().enumerate() {
@@ -130,6 +149,13 @@ impl Stages {
         if per_point(result) && def[result] < last && !is_load(result) && !direct_dst {
             needs[result] = true;
         }
+        // A consumed result is read from its array.
+        if !to_output {
+            if !per_point(result) {
+                return None;
+            }
+            needs[result] = true;
+        }
         let mut slot = vec![None; insts.len()];
         let mut n_slots = 0;
         for (i, need) in needs.into_iter().enumerate() {
@@ -145,6 +171,7 @@ impl Stages {
             n_slots,
             direct_src,
             direct_dst,
+            to_output,
         })
     }
 }
@@ -164,8 +191,10 @@ fn operands(kind: &InstKind) -> Vec<Val> {
     }
 }
 
-/// Emits `out_row[j] = body(j)` for inner positions `[j0, j_end)` of the current row, where
-/// `j_end - j0` is a multiple of the vector width, tile by tile.
+/// Emits `body(j)` for inner positions `[j0, j_end)` of the current row, where `j_end - j0` is a
+/// multiple of the vector width, tile by tile: stored to `out_row[j]` when the stages go to the
+/// output, else handed to `consume` per tile with the values in `carry` carried from tile to
+/// tile (returned at the end).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn emit_staged(
     b: &mut FunctionBuilder,
@@ -174,11 +203,22 @@ pub(super) fn emit_staged(
     stages: &Stages,
     row: &Row,
     coords: &[Value],
-    out_row: Value,
+    out_row: Option<Value>,
     vty: Type,
     j0: Value,
     j_end: Value,
-) -> Result<()> {
+    carry: &[Value],
+    consume: &mut Consume<'_>,
+) -> Result<Vec<Value>> {
+    let out_row = match (stages.to_output, out_row) {
+        (true, Some(o)) => Some(o),
+        (false, _) => None,
+        (true, None) => {
+            return Err(super::body::unsupported(
+                "staged map: no output row to store to".into(),
+            ))
+        }
+    };
     let lanes = i64::from(vty.lane_count());
     let lane_bytes = 4;
     let slot_bytes = TILE * lane_bytes;
@@ -192,7 +232,7 @@ pub(super) fn emit_staged(
     let mut types_of: Vec<Option<Type>> = vec![None; plan.body.insts.len()];
     // Tiles start at j0, j0 + TILE, ... while a vector is left; the last may be partial.
     let last_start = b.ins().iadd_imm_s(j_end, TILE - lanes);
-    for_loop(b, j0, last_start, TILE, &[], |b, t, _| {
+    let (_, carried) = for_loop(b, j0, last_start, TILE, carry, |b, t, carried| {
         let left = b.ins().isub(j_end, t);
         let full = b.ins().iconst(types::I64, TILE);
         let short = b.ins().icmp(IntCC::SignedLessThan, left, full);
@@ -212,7 +252,7 @@ pub(super) fn emit_staged(
                     && (stages.slot[i].is_some()
                         || !matches!(plan.body.insts[i].kind, InstKind::Load { .. }))
             });
-            if work || stage == stages.cuts.len() {
+            if work || (stage == stages.cuts.len() && stages.to_output) {
                 for_loop(b, zero, len, lanes, &[], |b, k, _| {
                     let jj = b.ins().iadd(t, k);
                     let at = b.ins().imul_imm_s(k, lane_bytes);
@@ -268,7 +308,7 @@ pub(super) fn emit_staged(
                             b.ins().store(flags(), v, p, 0);
                         }
                     }
-                    if last {
+                    if let (true, Some(out_row)) = (last, out_row) {
                         let v = cur[result].ok_or_else(|| {
                             super::body::unsupported("staged map: result not computed".into())
                         })?;
@@ -288,19 +328,25 @@ pub(super) fn emit_staged(
                     (false, Some(s)) => slot_addr(b, s),
                     (false, None) => return Err(no_array()),
                 };
-                let dst = match stages.slot[c] {
-                    Some(s) => slot_addr(b, s),
-                    None if stages.direct_dst => offset(b, out_row, t, lane_bytes),
-                    None => return Err(no_array()),
+                let dst = match (stages.slot[c], out_row) {
+                    (Some(s), _) => slot_addr(b, s),
+                    (None, Some(out_row)) if stages.direct_dst => offset(b, out_row, t, lane_bytes),
+                    _ => return Err(no_array()),
                 };
                 types_of[c] = Some(vty);
                 let callee = b.ins().iconst(types::I64, f as usize as i64);
                 b.ins().call_indirect(sig, callee, &[src, dst, len]);
             }
         }
-        Ok(vec![])
+        if stages.to_output {
+            return Ok(carried.to_vec());
+        }
+        let result = plan.body.result.0 as usize;
+        let array = stages.slot[result].ok_or_else(no_array)?;
+        let array = slot_addr(b, array);
+        consume(b, fx, t, len, array, carried)
     })?;
-    Ok(())
+    Ok(carried)
 }
 
 fn no_array() -> crate::error::CodegenError {

@@ -525,16 +525,7 @@ impl CpuExecutable {
                 name: slot.name.clone(),
                 node: slot.node,
             })?;
-            if t.dtype() != slot.dtype || *t.shape() != slot.shape {
-                return Err(IrError::FeedMismatch {
-                    name: slot.name.clone(),
-                    expected_dtype: slot.dtype,
-                    expected_shape: slot.shape.clone(),
-                    got_dtype: t.dtype(),
-                    got_shape: t.shape().clone(),
-                }
-                .into());
-            }
+            check_type(&slot.name, slot.dtype, &slot.shape, t)?;
         }
         for slot in &self.feeds {
             // Checked just above; `feeds` is a pure lookup.
@@ -573,16 +564,7 @@ impl CpuExecutable {
             });
         }
         for (slot, t) in self.updates.iter().zip(params.iter()) {
-            if t.dtype() != slot.dtype || *t.shape() != slot.shape {
-                return Err(IrError::FeedMismatch {
-                    name: slot.name.clone(),
-                    expected_dtype: slot.dtype,
-                    expected_shape: slot.shape.clone(),
-                    got_dtype: t.dtype(),
-                    got_shape: t.shape().clone(),
-                }
-                .into());
-            }
+            check_type(&slot.name, slot.dtype, &slot.shape, t)?;
         }
         let mut copied = Vec::new();
         for (i, (slot, t)) in self.updates.iter().zip(params.iter_mut()).enumerate() {
@@ -703,6 +685,21 @@ fn copy_out(src: *const u8, t: &mut HostTensor, dtype: DType) {
     // against the parameter or output slot before the run), in the same encoding (a bool is
     // the byte 0 or 1, which the kernels write); `t` is the caller's memory, apart from ours.
     unsafe { std::ptr::copy_nonoverlapping(src, t.as_mut_ptr(), bytes) };
+}
+
+/// `IrError::FeedMismatch` unless `t` has the declared dtype and shape of feed `name`.
+fn check_type(name: &str, dtype: DType, shape: &Shape, t: &HostTensor) -> Result<()> {
+    if t.dtype() != dtype || t.shape() != shape {
+        return Err(IrError::FeedMismatch {
+            name: name.to_string(),
+            expected_dtype: dtype,
+            expected_shape: shape.clone(),
+            got_dtype: t.dtype(),
+            got_shape: t.shape().clone(),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Kernels read and write f32x4 / f64x2 vectors; caller memory is used in place only at this

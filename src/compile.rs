@@ -44,13 +44,25 @@ impl Default for CompileOptions {
 pub(crate) type Compiled = Rc<RefCell<Box<dyn kiln_codegen::Executable>>>;
 
 thread_local! {
-    /// Structural cache: (hash of the optimised graph text and the update bindings, options)
-    /// -> compiled program.
+    /// Structural cache: (hash of the graph text — as built and as optimised — and the update
+    /// bindings, options) -> compiled program.
     static CACHE: RefCell<HashMap<(u64, bool, Device), Compiled>> = RefCell::new(HashMap::new());
 }
 
 /// A training step's parameter updates: (parameter name, node computing its next value).
 pub(crate) type Updates = [(String, NodeId)];
+
+thread_local! {
+    /// Programs compiled by a backend on this thread (cache misses), for [`compiled_programs`].
+    static COMPILED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many programs a backend has compiled on this thread so far: compiling or evaluating a
+/// graph that is structurally the same as an earlier one (rebuilt from scratch included) does
+/// not add to it.
+pub fn compiled_programs() -> usize {
+    COMPILED.with(|c| c.get())
+}
 
 /// Forgets every compiled program of this thread's structural cache (for cold-compile
 /// measurements); executables already handed out keep working.
@@ -254,15 +266,17 @@ fn compile_cpu(graph: &Graph, ids: &[NodeId], updates: &Updates, eager: bool) ->
     let mut all = ids.to_vec();
     all.extend(updates.iter().map(|(_, v)| *v));
     ir.set_outputs(&all)?;
-    kiln_ir::passes::optimize(&mut ir)?;
-    let text = ir.to_text();
-    let mut h = DefaultHasher::new();
-    text.hash(&mut h);
-    for (name, _) in updates {
-        name.hash(&mut h);
+    // Looked up twice: by the needed subgraph as built (a rebuilt graph hits without running
+    // the optimiser), then by the optimised graph (equivalent graphs share a program).
+    kiln_ir::passes::dce(&mut ir)?;
+    let built_key = structural_key(&ir, updates, eager);
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(&built_key).cloned()) {
+        return Ok(hit);
     }
-    let key = (h.finish(), eager, Device::Cpu);
+    kiln_ir::passes::optimize(&mut ir)?;
+    let key = structural_key(&ir, updates, eager);
     if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        CACHE.with(|c| c.borrow_mut().insert(built_key, hit.clone()));
         return Ok(hit);
     }
     let lower = if eager {
@@ -281,9 +295,24 @@ fn compile_cpu(graph: &Graph, ids: &[NodeId], updates: &Updates, eager: bool) ->
     let exe = CpuBackend::default()
         .compile(&program)
         .map_err(from_codegen)?;
+    COMPILED.with(|c| c.set(c.get() + 1));
     let compiled: Compiled = Rc::new(RefCell::new(exe));
-    CACHE.with(|c| c.borrow_mut().insert(key, compiled.clone()));
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.insert(key, compiled.clone());
+        c.insert(built_key, compiled.clone());
+    });
     Ok(compiled)
+}
+
+/// The structural cache key of `ir` (its text, outputs included) with these parameter updates.
+fn structural_key(ir: &kiln_ir::Graph, updates: &Updates, eager: bool) -> (u64, bool, Device) {
+    let mut h = DefaultHasher::new();
+    ir.to_text().hash(&mut h);
+    for (name, _) in updates {
+        name.hash(&mut h);
+    }
+    (h.finish(), eager, Device::Cpu)
 }
 
 impl Graph {

@@ -31,7 +31,7 @@ pub mod random;
 mod tensor;
 
 pub use autograd::{grad, no_grad};
-pub use compile::{clear_compile_cache, compile, CompileOptions, Executable};
+pub use compile::{clear_compile_cache, compile, compiled_programs, CompileOptions, Executable};
 pub use error::{Error, Result};
 pub use graph::{Device, Graph};
 pub use kiln_ir as ir;

@@ -362,3 +362,25 @@ fn run_into_reuses_output_tensors() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn rebuilding_the_same_graph_does_not_recompile() -> Result<()> {
+    fn build(scale: f64) -> Result<Vec<f32>> {
+        let g = Graph::new();
+        let x = g.tensor([[1.0f32, -2.0], [3.0, 0.5]])?;
+        x.mul(scale)?.relu()?.sum(&[1], false)?.to_vec_f32()
+    }
+    kiln::clear_compile_cache();
+    let before = kiln::compiled_programs();
+    let a = build(2.0)?;
+    assert_eq!(kiln::compiled_programs(), before + 1);
+    // The same graph, built again from scratch: a cache hit, the same values.
+    let b = build(2.0)?;
+    assert_eq!(kiln::compiled_programs(), before + 1);
+    assert_eq!(a, b);
+    // Another constant is another program.
+    let c = build(3.0)?;
+    assert_eq!(kiln::compiled_programs(), before + 2);
+    assert_eq!(c, vec![3.0, 10.5]);
+    Ok(())
+}

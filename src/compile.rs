@@ -22,22 +22,13 @@ use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 /// How to compile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CompileOptions {
     /// The device that runs the program.
     pub device: Device,
     /// Fusion off: one kernel per primitive and one buffer per value, run op by op — PyTorch
     /// eager's execution model, the baseline the benchmarks compare against.
     pub eager: bool,
-}
-
-impl Default for CompileOptions {
-    fn default() -> CompileOptions {
-        CompileOptions {
-            device: Device::default(),
-            eager: false,
-        }
-    }
 }
 
 /// A compiled backend program, shared by every [`Executable`] that has the same structure.

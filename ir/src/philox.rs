@@ -109,7 +109,7 @@ pub fn philox_normal(seed: u64, index: u64) -> f32 {
     let u2 = f64::from(uniform_f32_from_u32(lanes[pair + 1]));
     let radius = (-2.0 * u1.ln()).sqrt();
     let theta = 2.0 * std::f64::consts::PI * u2;
-    let value = if index % 2 == 0 {
+    let value = if index.is_multiple_of(2) {
         radius * theta.cos()
     } else {
         radius * theta.sin()

@@ -165,12 +165,12 @@ impl Tensor {
     /// `torch.diag(v)`: a square matrix with the vector `v` on its diagonal; for a matrix, its
     /// diagonal as a vector.
     pub fn diag(&self) -> Result<Tensor> {
-        match self.dims().as_slice() {
-            &[n] => {
+        match *self.dims().as_slice() {
+            [n] => {
                 let eye = self.graph().eye(n)?.to_dtype(self.dtype())?;
                 eye.mul(&self.unsqueeze(0)?)
             }
-            &[r, c] => {
+            [r, c] => {
                 // The diagonal of a row-major r x c matrix is every (c+1)-th element.
                 let n = r.min(c);
                 if n == 0 {

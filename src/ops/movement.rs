@@ -223,7 +223,7 @@ fn infer_shape(numel: usize, shape: &[isize], from: &Shape) -> Result<Shape> {
     }
     let mut dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(i) = unknown {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(invalid());
         }
         dims[i] = numel / known;

@@ -414,7 +414,11 @@ impl Generator {
             normal_fill_16_f32(block, mean, std, capability);
         }
         // Only a partial final block triggers the redraw of the last 16.
-        let tail_start = if n % 16 != 0 { n.checked_sub(16) } else { None };
+        let tail_start = if !n.is_multiple_of(16) {
+            n.checked_sub(16)
+        } else {
+            None
+        };
         if let Some(start) = tail_start {
             let tail = &mut data[start..];
             for value in tail.iter_mut() {
@@ -433,7 +437,11 @@ impl Generator {
             normal_fill_16_f64(block, mean, std);
         }
         // Only a partial final block triggers the redraw of the last 16.
-        let tail_start = if n % 16 != 0 { n.checked_sub(16) } else { None };
+        let tail_start = if !n.is_multiple_of(16) {
+            n.checked_sub(16)
+        } else {
+            None
+        };
         if let Some(start) = tail_start {
             let tail = &mut data[start..];
             for value in tail.iter_mut() {

@@ -531,7 +531,7 @@ impl CpuExecutable {
             // Checked just above; `feeds` is a pure lookup.
             if let Some(t) = feeds(&slot.name) {
                 let data = tensor_ptr(t);
-                if slot.in_place && t.numel() > 0 && data as usize % VECTOR_ALIGN == 0 {
+                if slot.in_place && t.numel() > 0 && (data as usize).is_multiple_of(VECTOR_ALIGN) {
                     // Only read: no kernel writes this buffer (checked at construction).
                     self.table[slot.buffer] = data.cast_mut();
                 } else {
@@ -569,7 +569,7 @@ impl CpuExecutable {
         let mut copied = Vec::new();
         for (i, (slot, t)) in self.updates.iter().zip(params.iter_mut()).enumerate() {
             let data = t.as_mut_ptr();
-            if t.numel() > 0 && data as usize % VECTOR_ALIGN == 0 {
+            if t.numel() > 0 && (data as usize).is_multiple_of(VECTOR_ALIGN) {
                 self.table[slot.buffer] = data;
             } else {
                 write_tensor(self.owned[slot.buffer], t);
@@ -620,7 +620,7 @@ impl Executable for CpuExecutable {
                 .zip(&mut bound_outputs)
             {
                 let p = t.as_mut_ptr();
-                if o.direct && t.numel() > 0 && p as usize % VECTOR_ALIGN == 0 {
+                if o.direct && t.numel() > 0 && (p as usize).is_multiple_of(VECTOR_ALIGN) {
                     self.table[o.buffer] = p;
                     *bound = true;
                 }

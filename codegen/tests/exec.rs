@@ -586,3 +586,58 @@ fn exec_training_step_misuse_is_an_error_and_changes_nothing() {
         .unwrap();
     assert_eq!(p0.numel(), 0);
 }
+
+#[test]
+fn exec_in_place_update_through_a_transcendental_of_the_parameter() {
+    // p <- tanh(p) * 0.5 + exp(p) * 0.25: the staged routines read the parameter while the
+    // kernel writes it; long enough for several tiles, with a tail.
+    let n = 1000;
+    let mut g = Graph::new();
+    let p = g.parameter("p", DType::F32, sh(&[n])).unwrap();
+    let half = g.scalar(DType::F32, 0.5).unwrap();
+    let half = g.reshape(half, sh(&[1])).unwrap();
+    let half = g.expand(half, sh(&[n])).unwrap();
+    let quarter = g.scalar(DType::F32, 0.25).unwrap();
+    let quarter = g.reshape(quarter, sh(&[1])).unwrap();
+    let quarter = g.expand(quarter, sh(&[n])).unwrap();
+    let t = g.unary(UnaryOp::Tanh, p).unwrap();
+    let t = g.binary(BinaryOp::Mul, t, half).unwrap();
+    let e = g.unary(UnaryOp::Exp, p).unwrap();
+    let e = g.binary(BinaryOp::Mul, e, quarter).unwrap();
+    let new = g.binary(BinaryOp::Add, t, e).unwrap();
+    let program =
+        kiln_ir::kernel::lower_step(&g, &[], &[("p".into(), new)], &LowerOptions::default())
+            .unwrap();
+    assert_eq!(program.kernels.len(), 1, "{program}");
+    let start = feed_for(DType::F32, &sh(&[n]), 11, false);
+    let want = kiln_ir::kernel::evaluate_step(
+        &program,
+        &HashMap::from([("p".to_string(), start.clone())]),
+    )
+    .unwrap()
+    .1;
+    let mut got = start.clone();
+    let mut exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
+    exe.run_updating(&|_: &str| None, &mut [&mut got]).unwrap();
+    same(&got, &want[0], GRAPH_TOL).unwrap();
+    // A second step from the new value.
+    let want2 =
+        kiln_ir::kernel::evaluate_step(&program, &HashMap::from([("p".to_string(), got.clone())]))
+            .unwrap()
+            .1;
+    exe.run_updating(&|_: &str| None, &mut [&mut got]).unwrap();
+    same(&got, &want2[0], GRAPH_TOL).unwrap();
+    // p <- exp(p): the routine's result is the kernel's output, its argument the parameter
+    // (which then goes through a tile array, so the routine's two arrays never overlap).
+    let mut g = Graph::new();
+    let p = g.parameter("p", DType::F32, sh(&[n])).unwrap();
+    let e = g.unary(UnaryOp::Exp, p).unwrap();
+    let program =
+        kiln_ir::kernel::lower_step(&g, &[], &[("p".into(), e)], &LowerOptions::default()).unwrap();
+    let mut got = start.clone();
+    let mut exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
+    exe.run_updating(&|_: &str| None, &mut [&mut got]).unwrap();
+    let want: Vec<f64> = (0..n).map(|i| start.get_f64(i).exp()).collect();
+    let want = HostTensor::from_f64(DType::F32, sh(&[n]), &want).unwrap();
+    same(&got, &want, GRAPH_TOL).unwrap();
+}

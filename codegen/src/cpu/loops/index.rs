@@ -142,7 +142,7 @@ pub(super) fn emit_scatter(
 ) -> Result<()> {
     let lo = k64(b, 0);
     let hi = k64(b, map_extent(s.out_shape));
-    emit_map(b, fx, s.out_shape, s.base, out, s.dtype, None, lo, hi)?;
+    emit_map(b, fx, s.out_shape, s.base, out, None, s.dtype, None, lo, hi)?;
     let rank = s.shape.len();
     let inner = rank.saturating_sub(1);
     let n = s.shape.get(inner).copied().unwrap_or(1);

@@ -83,6 +83,7 @@ pub(super) fn map_vectorises(
 /// (all axes but the last), or, when [`map_chunk`] splits the innermost axis into chunks of `C`,
 /// `(row, chunk)` pairs in row-major order, chunk `c` covering inner positions
 /// `[c * C, min((c + 1) * C, n))`. Disjoint ranges write disjoint output elements.
+/// `out_buffer` is the output's buffer index when known (an in-place update may read it).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn emit_map(
     b: &mut FunctionBuilder,
@@ -90,6 +91,7 @@ pub(super) fn emit_map(
     dims: &[usize],
     body: &Body,
     out: Value,
+    out_buffer: Option<usize>,
     out_dtype: DType,
     acc: Option<AccSource>,
     lo: Value,
@@ -105,7 +107,9 @@ pub(super) fn emit_map(
     let osz = out_dtype.size_bytes() as i64;
     let want_acc = acc_dtype(body);
     let chunk = map_chunk(dims);
-    let staged = vty.and_then(|_| Stages::of(&plan, out_dtype, acc.is_some(), true));
+    // A map always stores to its output; an unknown output buffer is never read by its body.
+    let output = Some(out_buffer.unwrap_or(usize::MAX));
+    let staged = vty.and_then(|_| Stages::of(&plan, out_dtype, acc.is_some(), output));
     for_loop(b, lo, hi, 1, &[], |b, point, _| {
         // The row and the inner range `[j0, j1)` this point covers.
         let (row, j0, j1) = match chunk {

@@ -119,7 +119,18 @@ pub fn compile_loop_kernel(
             let func = define(jit, name, &used, &[&body], |b, fx| {
                 let out = buffer(&fx.env, out_id)?;
                 let (lo, hi) = (fx.start, fx.end);
-                emit_map(b, fx, &dims, &body, out, out_dtype, None, lo, hi)
+                emit_map(
+                    b,
+                    fx,
+                    &dims,
+                    &body,
+                    out,
+                    Some(out_id),
+                    out_dtype,
+                    None,
+                    lo,
+                    hi,
+                )
             })?;
             Ok(LoopKernel {
                 func,
@@ -297,7 +308,18 @@ pub fn compile_gemm_epilogue(
                 dtype: acc_dtype,
             };
             let (lo, hi) = (fx.start, fx.end);
-            emit_map(b, fx, &dims, epilogue, outp, out_dtype, Some(acc), lo, hi)
+            emit_map(
+                b,
+                fx,
+                &dims,
+                epilogue,
+                outp,
+                None,
+                out_dtype,
+                Some(acc),
+                lo,
+                hi,
+            )
         },
     )?;
     Ok(Some(LoopKernel {

@@ -174,7 +174,7 @@ fn inner_reduced(
     let vty = red.vector();
     let plan = Plan::new(red.body, inner, true);
     let eplan = Plan::new(red.epilogue, None, true);
-    let staged = vty.and_then(|_| Stages::of(&plan, d, false, false));
+    let staged = vty.and_then(|_| Stages::of(&plan, d, false, None));
     let osz = out_dtype.size_bytes() as i64;
     let (start, end) = (fx.start, fx.end);
     for_loop(b, start, end, 1, &[], |b, o, _| {

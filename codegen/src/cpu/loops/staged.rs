@@ -77,14 +77,16 @@ impl Stages {
     /// The stages of `plan` (already admitted for f32 vector code), or `None` when staging does
     /// not apply.
     ///
-    /// `to_output`: the result is stored to the kernel's output (a map); otherwise it is left
-    /// in a tile array for the caller to consume (a reduction's prologue).
+    /// `output`: the buffer the result is stored to (a map's output; `Some` also for a map whose
+    /// output index is unknown, as `usize::MAX`); `None` leaves the result in a tile array for
+    /// the caller to consume (a reduction's prologue).
     pub(super) fn of(
         plan: &Plan,
         out_dtype: DType,
         per_point_acc: bool,
-        to_output: bool,
+        output: Option<usize>,
     ) -> Option<Stages> {
+        let to_output = output.is_some();
         if out_dtype != DType::F32 || per_point_acc {
             return None;
         }
@@ -110,12 +112,15 @@ impl Stages {
         // Per-point loads are emitted again by each stage that reads them (cheaper than an
         // array); an unmasked one feeds a routine straight from its buffer.
         let is_load = |i: usize| matches!(insts[i].kind, InstKind::Load { .. });
+        // Not from the output buffer itself (an in-place parameter update): a routine's source
+        // and destination must not overlap.
         let direct_src: Vec<bool> = cuts
             .iter()
             .map(|&(c, _)| match insts[c].kind {
-                InstKind::Unary(_, x) => {
-                    matches!(insts[x.0 as usize].kind, InstKind::Load { mask: None, .. })
-                }
+                InstKind::Unary(_, x) => matches!(
+                    &insts[x.0 as usize].kind,
+                    InstKind::Load { mask: None, view } if Some(view.buffer.index()) != output
+                ),
                 _ => false,
             })
             .collect();
@@ -134,8 +139,8 @@ impl Stages {
             if is_cut(i) {
                 needs[i] = !(direct_dst && i == result);
                 if let InstKind::Unary(_, x) = inst.kind {
-                    let x = x.0 as usize;
-                    needs[x] |= !matches!(insts[x].kind, InstKind::Load { mask: None, .. });
+                    let k = cuts.iter().position(|&(c, _)| c == i).unwrap_or(0);
+                    needs[x.0 as usize] |= !direct_src.get(k).copied().unwrap_or(false);
                 }
                 continue;
             }

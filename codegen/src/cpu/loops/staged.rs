@@ -5,8 +5,10 @@
 //! values in an array and accumulates them in its usual pattern (`reduce.rs`).
 //!
 //! The body's per-point instructions are cut at each transcendental instruction (`exp`, `log`,
-//! `sin`, `cos`, `tanh` of f32): stage 0 runs the instructions before the first cut, then the
-//! first routine runs over the tile, then stage 1, and so on; the last stage stores the result.
+//! `sin`, `cos`, `tanh` of f32): stage 0 runs the instructions that need no cut's result, then
+//! the first routine runs over the tile, then stage 1 (what needs the first cut's result), and
+//! so on — each instruction in the earliest stage its operands allow; the last stage stores the
+//! result.
 //! Values that cross a cut — a cut's argument and result, and anything a later stage reads —
 //! live in per-value tile arrays in one stack slot (`TILE` lanes each). Every stage is an
 //! ordinary 4-lane vector loop over the tile built from the same instruction emitter, and the
@@ -95,7 +97,13 @@ impl Stages {
         let mut cuts = Vec::new();
         let mut def = vec![0; insts.len()];
         for (i, inst) in insts.iter().enumerate() {
-            def[i] = cuts.len();
+            // Each instruction runs in the earliest stage where its operands exist (fewer
+            // values cross a cut than in body order).
+            def[i] = operands(&inst.kind)
+                .iter()
+                .map(|v| def[v.0 as usize])
+                .max()
+                .unwrap_or(0);
             if let InstKind::Unary(op, _) = inst.kind {
                 if per_point(i) && inst.dtype == DType::F32 {
                     if let Some(r) = routine(op) {

@@ -162,6 +162,31 @@ fn adam_two_steps_with_bias_correction() -> Result<()> {
 }
 
 #[test]
+fn step_leaves_parameters_without_a_gradient_alone() -> Result<()> {
+    // `a` gets a gradient from the first loss only; `b` from the second. A step after the
+    // first loss must move `a` alone (the partial path), one after a loss of both moves both
+    // (the path that updates every parameter in place).
+    let g = Graph::new();
+    let a = g.parameter("a", HostTensor::scalar(DType::F64, 1.0))?;
+    let b = g.parameter("b", HostTensor::scalar(DType::F64, 2.0))?;
+    let params = vec![("a".to_string(), a.clone()), ("b".to_string(), b.clone())];
+    let mut opt = Sgd::new(params, 0.1).with_momentum(0.5);
+    opt.zero_grad();
+    a.square()?.backward()?;
+    opt.step()?;
+    assert!(close(g.parameter_value("a")?.item()?, 0.8, 1e-12));
+    assert!(close(g.parameter_value("b")?.item()?, 2.0, 1e-12));
+    // Both: da = 2a = 1.6, buf_a = 0.5*2 + 1.6 = 2.6, a = 0.8 - 0.26 = 0.54; db = 1,
+    // buf_b = 1 (first use), b = 2 - 0.1 = 1.9.
+    opt.zero_grad();
+    a.square()?.add(&b)?.backward()?;
+    opt.step()?;
+    assert!(close(g.parameter_value("a")?.item()?, 0.54, 1e-12));
+    assert!(close(g.parameter_value("b")?.item()?, 1.9, 1e-12));
+    Ok(())
+}
+
+#[test]
 fn train_step_equals_backward_then_step() -> Result<()> {
     let run = |compiled: bool| -> Result<Vec<f64>> {
         let g = Graph::new();

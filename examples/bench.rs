@@ -9,8 +9,10 @@
 //!
 //! Output: one JSON object per line, first the machine's limits (`"name": "machine limits"`),
 //! then one per workload (`{"name": "W0 ...", "device": ..., "fused_ms": ..., "eager_ms": ...,
-//! "limit_ms": ..., "compile_ms": ...}`; fields that do not apply are left out, and `eager_ms`
-//! is `"n/a"` while kiln has no eager option), then a readable table (not with `--json-only`).
+//! "limit_ms": ..., "reuse_ms": ..., "compile_ms": ...}`; fields that do not apply are left
+//! out, and `eager_ms` is `"n/a"` while kiln has no eager option; `reuse_ms` is W0-W4 run with
+//! `Executable::run_into` over the previous outputs), then a readable table (not with
+//! `--json-only`).
 //! Progress and notes go to stderr.
 //!
 //! Each workload runs in a child process (this binary with `--child KEY`): a slow device (the

@@ -17,7 +17,7 @@
 //! - misuse is an `Err`, never a panic (see [`grad`]).
 //!
 //! The per-op rules are in `vjp.rs`; small builders for filled tensors in [`helpers`]; the
-//! finite-difference checker used by the tests in [`gradcheck`].
+//! finite-difference checker used by the tests in `gradcheck` (feature `testing`).
 
 #[cfg(any(test, feature = "testing"))]
 pub mod gradcheck;

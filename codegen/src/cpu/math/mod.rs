@@ -3,7 +3,7 @@
 //! Cranelift has no transcendental instructions, so each function is emitted as a short
 //! straight-line sequence of FMAs, bit operations and selects (no branches, no calls), working
 //! on `f32x4`, `f32`, `f64x2` and `f64` alike: the type is taken from the argument. The
-//! algorithms are written once against the [`Lanes`] operations; besides the CLIF emitter,
+//! algorithms are written once against the `Lanes` operations; besides the CLIF emitter,
 //! [`host`] runs them in Rust on f32 bits, compiled for AVX2 + FMA into 8-lane array routines
 //! that return the same bits 2.2–2.8x faster (`examples/math_speed.rs`), which f32 maps call on
 //! L1-sized tiles (`cpu/loops/staged.rs`). The

@@ -11,7 +11,8 @@ use kiln_codegen::cpu::CpuBackend;
 use kiln_codegen::{Backend, CodegenError};
 use kiln_ir::kernel::{lower, KernelKind, LowerOptions, Program};
 use kiln_ir::testing::{
-    feed_for, feeds, random_graph, random_graph_from_seed, same, Entropy, GenConfig, Tol,
+    feed_for, feeds, known_difference, random_graph, random_graph_from_seed, same, Entropy,
+    GenConfig, Tol,
 };
 use kiln_ir::{
     evaluate, BinaryOp, DType, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape, UnaryOp,
@@ -75,47 +76,6 @@ fn check(
         }
     }
     Ok(())
-}
-
-/// Why a random graph may legitimately differ from the interpreter (the loop compiler's stated
-/// differences): integer overflow (native code wraps, the interpreter saturates) or sin/cos of
-/// huge arguments. Detected from the graph's literals.
-fn known_difference(g: &Graph) -> Option<&'static str> {
-    let (mut big_int, mut huge, mut trig) = (false, false, false);
-    for id in g.node_ids() {
-        let n = g.node(id).unwrap();
-        match &n.op {
-            Op::Constant { value } => {
-                for i in 0..value.numel() {
-                    let v = value.get_f64(i).abs();
-                    big_int |= value.dtype().is_int() && v > 1e4;
-                    huge |= value.dtype().is_float() && v > 6e6;
-                }
-            }
-            // A pad of an integer tensor with a huge fill (from +-inf): abs/neg of i64::MIN; of a
-            // float tensor, a huge argument for sin/cos.
-            Op::Pad { value, .. } => {
-                big_int |= n.dtype().is_int() && value.abs() > 1e4;
-                huge |= n.dtype().is_float() && value.abs() > 6e6;
-            }
-            // An empty integer max is the dtype's minimum: neg/abs of it overflows.
-            Op::Reduce { .. } => {
-                big_int |= n.dtype().is_int()
-                    && g.operands(id)
-                        .iter()
-                        .any(|&o| g.node(o).unwrap().shape().numel() == 0)
-            }
-            Op::Unary(UnaryOp::Sin | UnaryOp::Cos) => trig = true,
-            _ => {}
-        }
-    }
-    if huge && trig {
-        Some("sin/cos of |x| > 6e6")
-    } else if big_int {
-        Some("integer overflow")
-    } else {
-        None
-    }
 }
 
 /// `x @ y` for every numeric dtype over the shapes given as (a dims, b dims, how b is built).

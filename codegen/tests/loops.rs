@@ -13,46 +13,12 @@ mod loops_runner;
 
 use kiln_codegen::cpu::loops::kernel_vectorises;
 use kiln_ir::kernel::{evaluate_program, lower, KernelKind, LowerOptions};
-use kiln_ir::testing::{feeds, random_graph_from_seed};
+use kiln_ir::testing::{feeds, known_difference, random_graph_from_seed};
 use kiln_ir::{
     BinaryOp, DType, Distribution, Graph, HostTensor, IrError, NodeId, Op, ReduceOp, Shape,
     SliceRange, TensorType, UnaryOp,
 };
 use loops_runner::{compile, run, same, Split, Tol, TIGHT};
-
-/// Why a random program may legitimately differ from the evaluator: integer overflow (native
-/// code wraps, the evaluator saturates) or sin/cos beyond the documented argument range of
-/// `cpu::math` (|x| > 6.5e6 in f32). Detected from the program's literals.
-fn known_difference(g: &Graph) -> Option<&'static str> {
-    let mut big_int = false;
-    let mut huge_trig = false;
-    let mut trig = false;
-    for id in g.node_ids() {
-        let n = g.node(id).unwrap();
-        match &n.op {
-            Op::Constant { value } => {
-                for i in 0..value.numel() {
-                    let v = value.get_f64(i).abs();
-                    if value.dtype().is_int() && v > 1e4 {
-                        big_int = true;
-                    }
-                    if value.dtype().is_float() && v > 6e6 {
-                        huge_trig = true;
-                    }
-                }
-            }
-            Op::Unary(UnaryOp::Sin | UnaryOp::Cos) => trig = true,
-            _ => {}
-        }
-    }
-    if huge_trig && trig {
-        Some("sin/cos of |x| > 6e6")
-    } else if big_int {
-        Some("integer overflow")
-    } else {
-        None
-    }
-}
 
 /// Lowers `outputs` fused and eager; compares the native runs (whole and split) with the
 /// evaluator. Returns whether a program had a gemm (its product computed by the test).

@@ -725,3 +725,48 @@ pub fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String>
     }
     Ok(())
 }
+
+/// Why a random graph may legitimately differ from the interpreter when compiled (the CPU
+/// backend's stated differences): integer overflow (native code wraps, the interpreter
+/// saturates) or sin/cos of arguments beyond 6e6 (outside the accurate range of the inline
+/// math). Detected from the graph's literals and pad fills.
+pub fn known_difference(g: &Graph) -> Option<&'static str> {
+    let (mut big_int, mut huge, mut trig) = (false, false, false);
+    for (id, n) in g
+        .node_ids()
+        .into_iter()
+        .filter_map(|id| Some((id, g.node(id).ok()?)))
+    {
+        match &n.op {
+            Op::Constant { value } => {
+                for i in 0..value.numel() {
+                    let v = value.get_f64(i).abs();
+                    big_int |= value.dtype().is_int() && v > 1e4;
+                    huge |= value.dtype().is_float() && v > 6e6;
+                }
+            }
+            // A pad of an integer tensor with a huge fill (from +-inf): abs/neg of i64::MIN; of a
+            // float tensor, a huge argument for sin/cos.
+            Op::Pad { value, .. } => {
+                big_int |= n.dtype().is_int() && value.abs() > 1e4;
+                huge |= n.dtype().is_float() && value.abs() > 6e6;
+            }
+            // An empty integer max is the dtype's minimum: neg/abs of it overflows.
+            Op::Reduce { .. } => {
+                big_int |= n.dtype().is_int()
+                    && g.operands(id)
+                        .iter()
+                        .any(|&o| g.node(o).is_ok_and(|o| o.shape().numel() == 0))
+            }
+            Op::Unary(UnaryOp::Sin | UnaryOp::Cos) => trig = true,
+            _ => {}
+        }
+    }
+    if huge && trig {
+        Some("sin/cos of |x| > 6e6")
+    } else if big_int {
+        Some("integer overflow")
+    } else {
+        None
+    }
+}

@@ -444,63 +444,39 @@ impl CpuExecutable {
         let (lib, threads, dims) = (self.gemm_library, self.threads, &g.dims);
         let (a, b, c) = (self.table[g.a.0], self.table[g.b.0], self.table[g.product]);
         let rows = 0..dims.rows();
-        // SAFETY: the operands' extents were checked against their buffers (of `g.dtype`) at
-        // compile time, the product's destination (the output buffer or the scratch array)
-        // holds `rows * n` elements of `g.dtype`, and it is a different buffer from both
-        // operands (the memory plan keeps a kernel's inputs and
-        // output apart; `allocate` gives non-temporaries their own storage).
-        unsafe {
-            match g.dtype {
-                DType::F32 => gemm_rows::<f32>(
-                    lib,
-                    threads,
-                    dims,
-                    a.cast(),
-                    &g.a.1,
-                    b.cast(),
-                    &g.b.1,
-                    c.cast(),
-                    rows,
-                ),
-                DType::F64 => gemm_rows::<f64>(
-                    lib,
-                    threads,
-                    dims,
-                    a.cast(),
-                    &g.a.1,
-                    b.cast(),
-                    &g.b.1,
-                    c.cast(),
-                    rows,
-                ),
-                DType::I32 => gemm_rows::<i32>(
-                    lib,
-                    threads,
-                    dims,
-                    a.cast(),
-                    &g.a.1,
-                    b.cast(),
-                    &g.b.1,
-                    c.cast(),
-                    rows,
-                ),
-                DType::I64 => gemm_rows::<i64>(
-                    lib,
-                    threads,
-                    dims,
-                    a.cast(),
-                    &g.a.1,
-                    b.cast(),
-                    &g.b.1,
-                    c.cast(),
-                    rows,
-                ),
-                DType::Bool => {
-                    return Err(CodegenError::Unsupported {
-                        backend: "cpu",
-                        what: "matmul of bool".into(),
-                    })
+        // The same call for each element type.
+        macro_rules! product {
+            ($t:ty) => {
+                // SAFETY: the operands' extents were checked against their buffers (of
+                // `g.dtype`) at compile time, the product's destination (the output buffer or
+                // the scratch array) holds `rows * n` elements of `g.dtype`, and it is a
+                // different buffer from both operands (the memory plan keeps a kernel's inputs
+                // and output apart; `allocate` gives non-temporaries their own storage).
+                unsafe {
+                    gemm_rows::<$t>(
+                        lib,
+                        threads,
+                        dims,
+                        a.cast(),
+                        &g.a.1,
+                        b.cast(),
+                        &g.b.1,
+                        c.cast(),
+                        rows,
+                    )
                 }
+            };
+        }
+        match g.dtype {
+            DType::F32 => product!(f32),
+            DType::F64 => product!(f64),
+            DType::I32 => product!(i32),
+            DType::I64 => product!(i64),
+            DType::Bool => {
+                return Err(CodegenError::Unsupported {
+                    backend: "cpu",
+                    what: "matmul of bool".into(),
+                })
             }
         }
         if let Some(e) = g.epilogue {

@@ -133,9 +133,20 @@ impl HostTensor {
         &self.data
     }
 
+    /// The address of the first element, for a backend that reads the tensor in place. Elements
+    /// are stored contiguously in their native encoding; a bool is one byte, 0 or 1.
+    pub fn as_ptr(&self) -> *const u8 {
+        match &self.data {
+            TensorData::Bool(v) => v.as_ptr().cast(),
+            TensorData::I32(v) => v.as_ptr().cast(),
+            TensorData::I64(v) => v.as_ptr().cast(),
+            TensorData::F32(v) => v.as_ptr().cast(),
+            TensorData::F64(v) => v.as_ptr().cast(),
+        }
+    }
+
     /// The address of the first element, for a backend that writes new values into the tensor
-    /// in place (a training step updating a parameter). Elements are stored contiguously in
-    /// their native encoding; a bool is one byte, 0 or 1.
+    /// in place (a training step updating a parameter), laid out as [`HostTensor::as_ptr`] says.
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         match &mut self.data {
             TensorData::Bool(v) => v.as_mut_ptr().cast(),

@@ -506,7 +506,9 @@ impl CpuExecutable {
         for slot in &self.feeds {
             // Checked just above; `feeds` is a pure lookup.
             if let Some(t) = feeds(&slot.name) {
-                let data = tensor_ptr(t);
+                // A bool is read by kernels as its byte (always 0 or 1, their encoding); feeds
+                // read in place are never written.
+                let data = t.as_ptr();
                 if slot.in_place && t.numel() > 0 && (data as usize).is_multiple_of(VECTOR_ALIGN) {
                     // Only read: no kernel writes this buffer (checked at construction).
                     self.table[slot.buffer] = data.cast_mut();
@@ -565,12 +567,7 @@ impl Executable for CpuExecutable {
         let mut outputs = self
             .outputs
             .iter()
-            .map(|o| {
-                Ok(HostTensor::new(
-                    o.shape.clone(),
-                    zeroed(o.dtype, o.shape.numel()),
-                )?)
-            })
+            .map(|o| fresh_output(o.dtype, &o.shape))
             .collect::<Result<Vec<_>>>()?;
         self.run_into(feeds, params, &mut outputs)?;
         Ok(outputs)
@@ -682,17 +679,19 @@ fn check_type(name: &str, dtype: DType, shape: &Shape, t: &HostTensor) -> Result
 /// alignment (the executable's own allocations are 64-byte aligned), otherwise it is copied.
 const VECTOR_ALIGN: usize = 16;
 
-/// A zeroed vector of `n` elements of `dtype`, not yet touched (so huge pages can back it).
-fn zeroed(dtype: DType, n: usize) -> TensorData {
-    let mut data = match dtype {
+/// A zeroed tensor for an output, its memory not yet touched (so huge pages can back it).
+fn fresh_output(dtype: DType, shape: &Shape) -> Result<HostTensor> {
+    let n = shape.numel();
+    let data = match dtype {
         DType::Bool => TensorData::Bool(vec![false; n]),
         DType::I32 => TensorData::I32(vec![0; n]),
         DType::I64 => TensorData::I64(vec![0; n]),
         DType::F32 => TensorData::F32(vec![0.0; n]),
         DType::F64 => TensorData::F64(vec![0.0; n]),
     };
-    advise_huge_pages(tensor_data_ptr(&mut data), n * dtype.size_bytes());
-    data
+    let mut t = HostTensor::new(shape.clone(), data)?;
+    advise_huge_pages(t.as_mut_ptr(), n * dtype.size_bytes());
+    Ok(t)
 }
 
 /// Outputs at least this large ask the kernel for transparent huge pages.
@@ -716,30 +715,6 @@ fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_: *mut u8, _: usize) {}
-
-/// The address of a numeric tensor vector's first element.
-fn tensor_data_ptr(d: &mut TensorData) -> *mut u8 {
-    match d {
-        TensorData::Bool(v) => v.as_mut_ptr().cast(),
-        TensorData::I32(v) => v.as_mut_ptr().cast(),
-        TensorData::I64(v) => v.as_mut_ptr().cast(),
-        TensorData::F32(v) => v.as_mut_ptr().cast(),
-        TensorData::F64(v) => v.as_mut_ptr().cast(),
-    }
-}
-
-/// The address of `t`'s first element. A `Vec<bool>` is read by kernels as bytes: `bool` has the
-/// size and alignment of `u8` and is always 0 or 1, exactly the kernels' bool encoding, and
-/// reading a `bool` as a `u8` is always sound (kernels never write feeds read in place).
-fn tensor_ptr(t: &HostTensor) -> *const u8 {
-    match t.data() {
-        TensorData::Bool(v) => v.as_ptr().cast(),
-        TensorData::I32(v) => v.as_ptr().cast(),
-        TensorData::I64(v) => v.as_ptr().cast(),
-        TensorData::F32(v) => v.as_ptr().cast(),
-        TensorData::F64(v) => v.as_ptr().cast(),
-    }
-}
 
 impl CpuExecutable {
     /// Runs every step in order (the table already bound to this run's feeds and outputs).
@@ -914,24 +889,12 @@ fn allocate(program: &Program, scratch_bytes: usize) -> Result<(Vec<Storage>, Ve
     Ok((storage, table))
 }
 
-/// Copies `t`'s elements to `dst` in their native encoding (bools as bytes 0/1).
+/// Copies `t`'s elements to `dst` in their native encoding (a bool is the byte 0 or 1): the
+/// twin of [`copy_out`].
 fn write_tensor(dst: *mut u8, t: &HostTensor) {
-    fn copy<T: Copy>(dst: *mut u8, v: &[T]) {
-        // SAFETY: callers pass the base of a buffer declared with `t`'s dtype and shape (checked
-        // by the feed check or at compile time for constants), so it holds `v.len()` elements;
-        // host memory never overlaps kernel buffers.
-        unsafe {
-            std::ptr::copy_nonoverlapping(v.as_ptr().cast::<u8>(), dst, std::mem::size_of_val(v))
-        }
-    }
-    match t.data() {
-        TensorData::Bool(v) => {
-            let bytes: Vec<u8> = v.iter().map(|&b| u8::from(b)).collect();
-            copy(dst, &bytes);
-        }
-        TensorData::I32(v) => copy(dst, v),
-        TensorData::I64(v) => copy(dst, v),
-        TensorData::F32(v) => copy(dst, v),
-        TensorData::F64(v) => copy(dst, v),
-    }
+    let bytes = t.numel() * t.dtype().size_bytes();
+    // SAFETY: callers pass the base of a buffer declared with `t`'s dtype and shape (checked by
+    // the feed check or at compile time for constants), so it holds `bytes` bytes; host memory
+    // never overlaps kernel buffers.
+    unsafe { std::ptr::copy_nonoverlapping(t.as_ptr(), dst, bytes) };
 }

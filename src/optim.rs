@@ -56,6 +56,7 @@ pub trait Optimizer {
             *self.eager_cache() = Some(EagerUpdate {
                 grads,
                 lr_name,
+                bindings: bindings(&updates),
                 updates,
             });
         }
@@ -81,12 +82,7 @@ pub trait Optimizer {
         let refs: Vec<(&str, &HostTensor)> = feeds.iter().map(|(n, v)| (n.as_str(), v)).collect();
         if active.len() == params.len() {
             // Every parameter has a gradient: one program updates them all in place.
-            let bindings: Vec<(String, kiln_ir::NodeId)> = cache
-                .updates
-                .iter()
-                .map(|(name, t)| (name.clone(), t.id()))
-                .collect();
-            g.step_executable_for(&[], &bindings)?.run(&refs)?;
+            g.step_executable_for(&[], &cache.bindings)?.run(&refs)?;
             return Ok(());
         }
         let outs: Vec<&Tensor> = cache.updates.iter().map(|(_, t)| t).collect();
@@ -118,6 +114,16 @@ pub struct EagerUpdate {
     grads: Vec<(String, Tensor)>,
     lr_name: String,
     updates: Vec<Update>,
+    /// `updates` as (parameter name, node), the form the compiler takes.
+    bindings: Vec<(String, kiln_ir::NodeId)>,
+}
+
+/// Updates as (parameter name, node of the new value), the form the compiler takes.
+fn bindings(updates: &[Update]) -> Vec<(String, kiln_ir::NodeId)> {
+    updates
+        .iter()
+        .map(|(name, t)| (name.clone(), t.id()))
+        .collect()
 }
 
 fn graph_of(params: &[(String, Tensor)]) -> Result<Graph> {
@@ -348,10 +354,7 @@ impl TrainStep {
         let lr_dtype = params[0].dtype();
         let lr = g.input(&lr_input, lr_dtype, &[])?;
         let updates = optimizer.build_update(&grads, &lr)?;
-        let bindings = updates
-            .iter()
-            .map(|(name, t)| (name.clone(), t.id()))
-            .collect();
+        let bindings = bindings(&updates);
         Ok(TrainStep {
             graph: g,
             loss: loss.clone(),

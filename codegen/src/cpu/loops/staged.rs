@@ -42,6 +42,8 @@ const MAX_SLOTS: usize = 24;
 pub(super) struct Stages {
     /// The cut instructions in body order, with the routine computing each.
     cuts: Vec<(usize, MapFn)>,
+    /// Per instruction: its position in `cuts`, if it is one.
+    cut_of: Vec<Option<usize>>,
     /// Per instruction: its tile array, if it crosses a cut.
     slot: Vec<Option<usize>>,
     /// Per instruction: the stage that defines it (a cut: the stage after it).
@@ -95,6 +97,7 @@ impl Stages {
         let insts = &plan.body.insts;
         let per_point = |i: usize| !plan.uniform[i];
         let mut cuts = Vec::new();
+        let mut cut_of = vec![None; insts.len()];
         let mut def = vec![0; insts.len()];
         for (i, inst) in insts.iter().enumerate() {
             // Each instruction runs in the earliest stage where its operands exist (fewer
@@ -107,6 +110,7 @@ impl Stages {
             if let InstKind::Unary(op, _) = inst.kind {
                 if per_point(i) && inst.dtype == DType::F32 {
                     if let Some(r) = routine(op) {
+                        cut_of[i] = Some(cuts.len());
                         cuts.push((i, r));
                         def[i] = cuts.len();
                     }
@@ -116,7 +120,7 @@ impl Stages {
         if cuts.is_empty() {
             return None;
         }
-        let is_cut = |i: usize| cuts.iter().any(|&(c, _)| c == i);
+        let is_cut = |i: usize| cut_of[i].is_some();
         // Per-point loads are emitted again by each stage that reads them (cheaper than an
         // array); an unmasked one feeds a routine straight from its buffer.
         let is_load = |i: usize| matches!(insts[i].kind, InstKind::Load { .. });
@@ -144,11 +148,10 @@ impl Stages {
             if !per_point(i) {
                 continue;
             }
-            if is_cut(i) {
+            if let Some(k) = cut_of[i] {
                 needs[i] = !(direct_dst && i == result);
                 if let InstKind::Unary(_, x) = inst.kind {
-                    let k = cuts.iter().position(|&(c, _)| c == i).unwrap_or(0);
-                    needs[x.0 as usize] |= !direct_src.get(k).copied().unwrap_or(false);
+                    needs[x.0 as usize] |= !direct_src[k];
                 }
                 continue;
             }
@@ -179,6 +182,7 @@ impl Stages {
         }
         (n_slots <= MAX_SLOTS).then_some(Stages {
             cuts,
+            cut_of,
             slot,
             def,
             n_slots,
@@ -420,7 +424,7 @@ fn fetch(
 }
 
 fn is_cut(stages: &Stages, i: usize) -> bool {
-    stages.cuts.iter().any(|&(c, _)| c == i)
+    stages.cut_of[i].is_some()
 }
 
 fn unreachable_cut() -> Result<usize> {

@@ -151,6 +151,39 @@ pub(super) fn emit_reduce(
     }
 }
 
+/// Combines the vectors `value_at(j)` for `j` in `[lo, hi)` into the [`UNROLL`] accumulators
+/// `accs`: an unrolled loop (vector `u` of each step into `accs[u]`), then one vector at a time
+/// into `accs[0]`. Returns where the vectors stopped (`hi` rounded down to whole vectors) and the
+/// accumulators. The staged and the plain row reductions both go through here, so they add the
+/// same values in the same order.
+#[allow(clippy::too_many_arguments)]
+fn accumulate_vectors(
+    b: &mut FunctionBuilder,
+    op: ReduceOp,
+    d: DType,
+    lanes: i64,
+    lo: Value,
+    hi: Value,
+    accs: &[Value],
+    value_at: &mut dyn FnMut(&mut FunctionBuilder, Value) -> Result<Value>,
+) -> Result<(Value, Vec<Value>)> {
+    let (end, mut accs) = for_loop(b, lo, hi, lanes * UNROLL, accs, |b, j, a| {
+        let mut a = a.to_vec();
+        for (u, acc) in a.iter_mut().enumerate() {
+            let jj = b.ins().iadd_imm_s(j, u as i64 * lanes);
+            let v = value_at(b, jj)?;
+            *acc = combine(b, op, d, *acc, v);
+        }
+        Ok(a)
+    })?;
+    let (end, first) = for_loop(b, end, hi, lanes, &accs[..1], |b, j, a| {
+        let v = value_at(b, j)?;
+        Ok(vec![combine(b, op, d, a[0], v)])
+    })?;
+    accs[0] = first[0];
+    Ok((end, accs))
+}
+
 fn inner_reduced(
     b: &mut FunctionBuilder,
     fx: &mut Fx,
@@ -197,8 +230,8 @@ fn inner_reduced(
             let n_v = k64(b, n);
             if let (Some(vty), Some(stages)) = (vty, staged.as_ref()) {
                 // Whole vectors through the staged tiles: each tile's values are accumulated
-                // from its result array in the same pattern as below (tiles start at multiples
-                // of 4 vectors), so the sums are the same bits.
+                // from its result array by `accumulate_vectors`, as in the plain branch below
+                // (tiles start at multiples of 4 vectors), so the sums are the same bits.
                 emit_splats(b, &plan, &mut rv, vty);
                 let lanes = i64::from(vty.lane_count());
                 let j_end = k64(b, n / lanes as usize * lanes as usize);
@@ -218,24 +251,11 @@ fn inner_reduced(
                     &vaccs,
                     &mut |b, _, _, len, array, a| {
                         let zero = k64(b, 0);
-                        let (end, a) = for_loop(b, zero, len, lanes * UNROLL, a, |b, k, a| {
-                            let mut a = a.to_vec();
-                            for (u, acc) in a.iter_mut().enumerate() {
-                                let at = b.ins().iadd_imm_s(k, u as i64 * lanes);
-                                let p = offset(b, array, at, 4);
-                                let v = b.ins().load(vty, flags(), p, 0);
-                                *acc = combine(b, op, d, *acc, v);
-                            }
-                            Ok(a)
-                        })?;
-                        let (_, first) = for_loop(b, end, len, lanes, &a[..1], |b, k, a0| {
+                        let mut load = |b: &mut FunctionBuilder, k: Value| {
                             let p = offset(b, array, k, 4);
-                            let v = b.ins().load(vty, flags(), p, 0);
-                            Ok(vec![combine(b, op, d, a0[0], v)])
-                        })?;
-                        let mut a = a;
-                        a[0] = first[0];
-                        Ok(a)
+                            Ok(b.ins().load(vty, flags(), p, 0))
+                        };
+                        Ok(accumulate_vectors(b, op, d, lanes, zero, len, a, &mut load)?.1)
                     },
                 )?;
                 accs[..UNROLL as usize].copy_from_slice(&vaccs);
@@ -243,40 +263,22 @@ fn inner_reduced(
             } else if let Some(vty) = vty {
                 emit_splats(b, &plan, &mut rv, vty);
                 let lanes = i64::from(vty.lane_count());
-                let vaccs = accs[..UNROLL as usize].to_vec();
-                let (end, vaccs) = for_loop(b, j, n_v, lanes * UNROLL, &vaccs, |b, j, a| {
-                    let mut a = a.to_vec();
-                    for (u, acc) in a.iter_mut().enumerate() {
-                        let jj = b.ins().iadd_imm_s(j, u as i64 * lanes);
-                        let v = emit_point(
-                            b,
-                            &mut fx.env,
-                            &plan,
-                            &rv,
-                            jj,
-                            Mode::Vector(vty),
-                            None,
-                            &coords,
-                        )?;
-                        *acc = combine(b, red.op, d, *acc, v);
-                    }
-                    Ok(a)
-                })?;
-                let (end, first) = for_loop(b, end, n_v, lanes, &vaccs[..1], |b, j, a| {
-                    let v = emit_point(
+                let mut point = |b: &mut FunctionBuilder, jj: Value| {
+                    emit_point(
                         b,
                         &mut fx.env,
                         &plan,
                         &rv,
-                        j,
+                        jj,
                         Mode::Vector(vty),
                         None,
                         &coords,
-                    )?;
-                    Ok(vec![combine(b, red.op, d, a[0], v)])
-                })?;
+                    )
+                };
+                let vaccs = accs[..UNROLL as usize].to_vec();
+                let (end, vaccs) =
+                    accumulate_vectors(b, red.op, d, lanes, j, n_v, &vaccs, &mut point)?;
                 accs[..UNROLL as usize].copy_from_slice(&vaccs);
-                accs[0] = first[0];
                 j = end;
             }
             let last = accs.len() - 1;

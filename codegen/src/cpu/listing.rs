@@ -39,5 +39,7 @@ pub fn clif_listing(program: &Program) -> Result<String> {
             out.push('\n');
         }
     }
+    // Compiled as the executor would, so that CLIF Cranelift rejects is an error here too.
+    jit.finalize()?;
     Ok(out)
 }

@@ -1,0 +1,280 @@
+//! Building a [`CpuExecutable`]: compile every kernel (loop kernels and GEMM epilogues) into
+//! one JIT, turn each kernel into a [`Step`], allocate the buffers, find the buffers the caller
+//! binds (feeds, updated parameters, outputs) and start the worker pool.
+//!
+//! Guarantees: every GEMM step's operands lie inside their buffers and have the product's
+//! dtype, and its destination holds the product (checked here, once, so that running needs no
+//! checks); every loop step calls a finalized function of the executable's own JIT.
+
+use kiln_ir::kernel::{KernelKind, Program, View};
+use kiln_ir::{DType, NodeId};
+
+use super::memory::{allocate, Slots};
+use super::{
+    CompiledLoop, CpuExecutable, GemmStep, IndexCheck, LoopCall, LoopCompiler, LoopFn, Step,
+};
+use crate::cpu::gemm::{GemmDims, MatrixLayout, DEFAULT_LIBRARY};
+use crate::cpu::jit::{Jit, JitConfig};
+use crate::error::{CodegenError, Result};
+
+impl CpuExecutable {
+    /// Compiles `program` with `compiler` for the loop kernels, running on up to `threads`
+    /// threads (at least 1).
+    pub fn new(
+        program: &Program,
+        threads: usize,
+        compiler: &mut dyn LoopCompiler,
+    ) -> Result<CpuExecutable> {
+        let threads = threads.max(1);
+        let mut jit = Jit::with_config(JitConfig {
+            threads,
+            ..Default::default()
+        })?;
+        let compiled = compile_kernels(&mut jit, program, compiler)?;
+        jit.finalize()?;
+        let (steps, scratch_bytes) = plan_steps(&jit, program, compiled)?;
+        let (storage, table) = allocate(program, scratch_bytes)?;
+        let Slots {
+            feeds,
+            updates,
+            outputs,
+        } = Slots::of(program)?;
+        Ok(CpuExecutable {
+            steps,
+            owned: table.clone(),
+            table,
+            _storage: storage,
+            feeds,
+            updates,
+            outputs,
+            threads,
+            pool: worker_pool(threads)?,
+            gemm_library: DEFAULT_LIBRARY,
+            _jit: jit,
+        })
+    }
+}
+
+/// Defines every kernel's function in `jit` (not yet finalized): for each kernel, its loop
+/// kernel, or a GEMM's epilogue (`None` when it has none).
+fn compile_kernels(
+    jit: &mut Jit,
+    program: &Program,
+    compiler: &mut dyn LoopCompiler,
+) -> Result<Vec<Option<CompiledLoop>>> {
+    let mut compiled = Vec::with_capacity(program.kernels.len());
+    for (i, kernel) in program.kernels.iter().enumerate() {
+        let name = format!("kiln_k{i}_{}", kernel.kind_name().replace('.', "_"));
+        compiled.push(match &kernel.kind {
+            KernelKind::Gemm { .. } => compiler.compile_epilogue(jit, program, i, &name)?,
+            _ => Some(compiler.compile_loop(jit, program, i, &name)?),
+        });
+    }
+    Ok(compiled)
+}
+
+/// The callable form of a compiled loop kernel of the finalized `jit`.
+fn resolve(jit: &Jit, c: CompiledLoop) -> Result<LoopCall> {
+    let p = jit.function_ptr(c.func)?;
+    // SAFETY: the loop compiler defines every kernel with the signature
+    // (i64 bufs, i64 start, i64 end) -> i64 in the host's default (System V, i.e.
+    // `extern "C"`) calling convention; the code lives as long as `jit`, which the
+    // executable keeps.
+    let f: LoopFn = unsafe { std::mem::transmute::<*const u8, LoopFn>(p) };
+    Ok(LoopCall {
+        f,
+        extent: c.parallel_extent,
+        work: c.work,
+    })
+}
+
+/// One step per kernel, in program order, and the bytes of GEMM scratch the steps need (for
+/// products whose epilogue changes the dtype).
+fn plan_steps(
+    jit: &Jit,
+    program: &Program,
+    compiled: Vec<Option<CompiledLoop>>,
+) -> Result<(Vec<Step>, usize)> {
+    let mut steps = Vec::with_capacity(program.kernels.len());
+    let mut scratch_bytes = 0;
+    for (i, (kernel, c)) in program.kernels.iter().zip(compiled).enumerate() {
+        let node = kernel.nodes.last().copied().unwrap_or(NodeId(0));
+        let step = match &kernel.kind {
+            KernelKind::Gemm { .. } => {
+                let (g, scratch) = gemm_step(jit, program, i, c, node)?;
+                scratch_bytes = scratch_bytes.max(scratch);
+                Step::Gemm(g)
+            }
+            other => {
+                let check = index_check(other);
+                let c = c.ok_or_else(|| malformed(i, "loop kernel missing"))?;
+                Step::Loop {
+                    call: resolve(jit, c)?,
+                    check,
+                    kind: kernel.kind_name(),
+                    node,
+                }
+            }
+        };
+        steps.push(step);
+    }
+    Ok((steps, scratch_bytes))
+}
+
+/// The step of GEMM kernel `kernel`, its operands checked against their buffers, and the bytes
+/// of scratch it needs (0 unless its epilogue changes the dtype).
+fn gemm_step(
+    jit: &Jit,
+    program: &Program,
+    kernel: usize,
+    epilogue: Option<CompiledLoop>,
+    node: NodeId,
+) -> Result<(GemmStep, usize)> {
+    let KernelKind::Gemm {
+        batch,
+        m,
+        n,
+        k,
+        a,
+        b,
+        out,
+        dtype,
+        ..
+    } = &program.kernels[kernel].kind
+    else {
+        return Err(malformed(kernel, "not a gemm"));
+    };
+    let dims = GemmDims {
+        batch: batch.clone(),
+        m: *m,
+        n: *n,
+        k: *k,
+    };
+    let layout = |v: &View, rows: usize, cols: usize| {
+        check_operand(program, kernel, v, &dims.batch, rows, cols, *dtype)
+    };
+    let a = (a.buffer.index(), layout(a, *m, *k)?);
+    let b = (b.buffer.index(), layout(b, *k, *n)?);
+    let o = program
+        .buffers
+        .get(out.index())
+        .ok_or_else(|| malformed(kernel, "output buffer out of range"))?;
+    if a.0 == out.index() || b.0 == out.index() {
+        return Err(malformed(kernel, "gemm output is one of its operands"));
+    }
+    if o.numel() != dims.rows() * n || (epilogue.is_none() && o.dtype != *dtype) {
+        return Err(malformed(
+            kernel,
+            "gemm output buffer does not hold the product",
+        ));
+    }
+    // An epilogue that changes the dtype reads the product from the scratch array at
+    // `bufs[buffers.len()]` (the loop compiler's contract).
+    let (product, scratch) = if o.dtype == *dtype {
+        (out.index(), 0)
+    } else {
+        (program.buffers.len(), o.numel() * dtype.size_bytes())
+    };
+    let step = GemmStep {
+        dtype: *dtype,
+        dims,
+        a,
+        b,
+        product,
+        epilogue: epilogue.map(|c| resolve(jit, c)).transpose()?,
+        node,
+    };
+    Ok((step, scratch))
+}
+
+/// How to report a bad index of a gather or scatter-add kernel (`None` for other kinds).
+fn index_check(kind: &KernelKind) -> Option<IndexCheck> {
+    match kind {
+        KernelKind::Gather {
+            shape,
+            axis,
+            src_dims,
+            node,
+            ..
+        } => Some(IndexCheck {
+            op: "gather",
+            node: *node,
+            shape: shape.clone(),
+            axis: *axis,
+            size: src_dims.get(*axis).copied().unwrap_or(0),
+        }),
+        KernelKind::ScatterAdd {
+            out_shape,
+            shape,
+            axis,
+            node,
+            ..
+        } => Some(IndexCheck {
+            op: "scatter_add",
+            node: *node,
+            shape: shape.clone(),
+            axis: *axis,
+            size: out_shape.dims().get(*axis).copied().unwrap_or(0),
+        }),
+        KernelKind::Elementwise { .. }
+        | KernelKind::Reduce { .. }
+        | KernelKind::ArgMax { .. }
+        | KernelKind::Gemm { .. } => None,
+    }
+}
+
+fn malformed(kernel: usize, what: &str) -> CodegenError {
+    CodegenError::Unsupported {
+        backend: "cpu",
+        what: format!("malformed program: kernel {kernel}: {what}"),
+    }
+}
+
+/// The layout of a GEMM operand, checked: its buffer has the product's dtype and every element
+/// the layout reaches lies inside the buffer.
+fn check_operand(
+    program: &Program,
+    kernel: usize,
+    v: &View,
+    batch: &[usize],
+    rows: usize,
+    cols: usize,
+    dtype: DType,
+) -> Result<MatrixLayout> {
+    let d = program
+        .buffers
+        .get(v.buffer.index())
+        .ok_or_else(|| malformed(kernel, "operand buffer out of range"))?;
+    if d.dtype != dtype || v.strides.len() != batch.len() + 2 {
+        return Err(malformed(
+            kernel,
+            "operand dtype or rank differs from the product's",
+        ));
+    }
+    let l = MatrixLayout::from_view(v.offset, &v.strides)
+        .ok_or_else(|| malformed(kernel, "operand of rank < 2"))?;
+    if let Some((lo, hi)) = l.extent(batch, rows, cols) {
+        if lo < 0 || hi as usize >= d.numel() {
+            return Err(malformed(kernel, "operand view reaches outside its buffer"));
+        }
+    } else if !(rows == 0 || cols == 0 || batch.contains(&0)) {
+        return Err(malformed(kernel, "operand view offsets overflow"));
+    }
+    Ok(l)
+}
+
+/// The pool loop kernels are split across; none for one thread.
+fn worker_pool(threads: usize) -> Result<Option<rayon::ThreadPool>> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("kiln-cpu-{i}"))
+        .build()
+        .map(Some)
+        .map_err(|e| CodegenError::Unsupported {
+            backend: "cpu",
+            what: format!("cannot start {threads} worker threads: {e}"),
+        })
+}

@@ -82,199 +82,153 @@ impl Element for f64 {
     }
 }
 
-/// 6 x 16 f32 tile: 12 accumulators, per `p` two loads of `b` and six broadcasts of `a`.
+/// Defines a 6-row micro-kernel for one element type from its AVX intrinsics: the tile's `NR`
+/// columns are two vectors of `lanes` lanes, so each row has two accumulators. The f32 and f64
+/// kernels are the same instruction sequence over different intrinsics; writing it once keeps
+/// their summation order (and so their bits) provably the same.
 ///
-/// # Safety
-/// As [`Element::kernel`].
-#[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_f32(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    c: *mut f32,
-    rsc: usize,
-    accumulate: bool,
-) {
-    let mut c00 = _mm256_setzero_ps();
-    let mut c01 = _mm256_setzero_ps();
-    let mut c10 = _mm256_setzero_ps();
-    let mut c11 = _mm256_setzero_ps();
-    let mut c20 = _mm256_setzero_ps();
-    let mut c21 = _mm256_setzero_ps();
-    let mut c30 = _mm256_setzero_ps();
-    let mut c31 = _mm256_setzero_ps();
-    let mut c40 = _mm256_setzero_ps();
-    let mut c41 = _mm256_setzero_ps();
-    let mut c50 = _mm256_setzero_ps();
-    let mut c51 = _mm256_setzero_ps();
-    // The six rows' accumulator pairs; a macro (defined here, where the accumulators are in
-    // scope) so that the row loop becomes straight-line code over named registers.
-    macro_rules! rows6 {
-        ($m:ident) => {
-            $m!(0, c00, c01);
-            $m!(1, c10, c11);
-            $m!(2, c20, c21);
-            $m!(3, c30, c31);
-            $m!(4, c40, c41);
-            $m!(5, c50, c51);
-        };
-    }
-    for r in 0..6 {
-        // SAFETY: rows r < MR of the tile are inside `c` (prefetch never faults anyway).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc) as *const i8) };
-    }
-    let (mut a, mut b) = (a, b);
-    // One step of `p`: the six broadcasts of a[p, r] times the two vectors of b[p, ..].
-    macro_rules! step {
-        ($p:expr) => {{
-            // SAFETY: p < kc, so b[p*16 .. p*16 + 16] and a[p*6 .. p*6 + 6] are in the panels.
-            let (b0, b1) = unsafe {
-                (
-                    _mm256_loadu_ps(b.add($p * 16)),
-                    _mm256_loadu_ps(b.add($p * 16 + 8)),
-                )
-            };
-            macro_rules! fma_row {
-                ($r:expr, $x0:ident, $x1:ident) => {
-                    // SAFETY: as above.
-                    let x = _mm256_set1_ps(unsafe { *a.add($p * 6 + $r) });
-                    $x0 = _mm256_fmadd_ps(x, b0, $x0);
-                    $x1 = _mm256_fmadd_ps(x, b1, $x1);
+/// The nested macros expand the row and `p` loops into straight-line code over named
+/// registers; their `$` metavariables are not the outer macro's, so they pass through to the
+/// nested definitions unchanged.
+macro_rules! micro_kernel {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident($t:ty; NR = $nr:literal, lanes = $w:literal) {
+            zero: $zero:ident,
+            splat: $splat:ident,
+            load: $load:ident,
+            store: $store:ident,
+            fma: $fma:ident,
+            add: $add:ident $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// As [`Element::kernel`].
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $name(
+            kc: usize,
+            a: *const $t,
+            b: *const $t,
+            c: *mut $t,
+            rsc: usize,
+            accumulate: bool,
+        ) {
+            let mut c00 = $zero();
+            let mut c01 = $zero();
+            let mut c10 = $zero();
+            let mut c11 = $zero();
+            let mut c20 = $zero();
+            let mut c21 = $zero();
+            let mut c30 = $zero();
+            let mut c31 = $zero();
+            let mut c40 = $zero();
+            let mut c41 = $zero();
+            let mut c50 = $zero();
+            let mut c51 = $zero();
+            // The six rows' accumulator pairs; a macro (defined here, where the accumulators
+            // are in scope) so that the row loop becomes straight-line code over named
+            // registers.
+            macro_rules! rows6 {
+                ($m:ident) => {
+                    $m!(0, c00, c01);
+                    $m!(1, c10, c11);
+                    $m!(2, c20, c21);
+                    $m!(3, c30, c31);
+                    $m!(4, c40, c41);
+                    $m!(5, c50, c51);
                 };
             }
-            rows6!(fma_row);
-        }};
-    }
-    for _ in 0..kc / 4 {
-        step!(0);
-        step!(1);
-        step!(2);
-        step!(3);
-        // SAFETY: advancing by 4 steps stays within (or one past) the kc-deep panels.
-        unsafe {
-            a = a.add(24);
-            b = b.add(64);
-        }
-    }
-    for _ in 0..kc % 4 {
-        step!(0);
-        // SAFETY: as above, one step.
-        unsafe {
-            a = a.add(6);
-            b = b.add(16);
-        }
-    }
-    macro_rules! write_row {
-        ($r:expr, $x0:ident, $x1:ident) => {
-            // SAFETY: c[r*rsc + 0..16] is inside the tile the caller gave.
-            unsafe {
-                let p = c.add($r * rsc);
-                if accumulate {
-                    $x0 = _mm256_add_ps(_mm256_loadu_ps(p), $x0);
-                    $x1 = _mm256_add_ps(_mm256_loadu_ps(p.add(8)), $x1);
-                }
-                _mm256_storeu_ps(p, $x0);
-                _mm256_storeu_ps(p.add(8), $x1);
+            for r in 0..6 {
+                // SAFETY: rows r < MR of the tile are inside `c` (prefetch never faults anyway).
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc) as *const i8) };
             }
-        };
-    }
-    rows6!(write_row);
+            let (mut a, mut b) = (a, b);
+            // One step of `p`: the six broadcasts of a[p, r] times the two vectors of b[p, ..].
+            macro_rules! step {
+                ($p:expr) => {{
+                    // SAFETY: p < kc, so b[p*NR .. p*NR + NR] and a[p*6 .. p*6 + 6] are in the
+                    // panels.
+                    let (b0, b1) = unsafe {
+                        (
+                            $load(b.add($p * $nr)),
+                            $load(b.add($p * $nr + $w)),
+                        )
+                    };
+                    macro_rules! fma_row {
+                        ($r:expr, $x0:ident, $x1:ident) => {
+                            // SAFETY: as above.
+                            let x = $splat(unsafe { *a.add($p * 6 + $r) });
+                            $x0 = $fma(x, b0, $x0);
+                            $x1 = $fma(x, b1, $x1);
+                        };
+                    }
+                    rows6!(fma_row);
+                }};
+            }
+            for _ in 0..kc / 4 {
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                // SAFETY: advancing by 4 steps stays within (or one past) the kc-deep panels.
+                unsafe {
+                    a = a.add(4 * 6);
+                    b = b.add(4 * $nr);
+                }
+            }
+            for _ in 0..kc % 4 {
+                step!(0);
+                // SAFETY: as above, one step.
+                unsafe {
+                    a = a.add(6);
+                    b = b.add($nr);
+                }
+            }
+            macro_rules! write_row {
+                ($r:expr, $x0:ident, $x1:ident) => {
+                    // SAFETY: c[r*rsc + 0..NR] is inside the tile the caller gave.
+                    unsafe {
+                        let p = c.add($r * rsc);
+                        if accumulate {
+                            $x0 = $add($load(p), $x0);
+                            $x1 = $add($load(p.add($w)), $x1);
+                        }
+                        $store(p, $x0);
+                        $store(p.add($w), $x1);
+                    }
+                };
+            }
+            rows6!(write_row);
+        }
+    };
 }
 
-/// 6 x 8 f64 tile: 12 accumulators, per `p` two loads of `b` and six broadcasts of `a`.
-///
-/// # Safety
-/// As [`Element::kernel`].
-#[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_f64(
-    kc: usize,
-    a: *const f64,
-    b: *const f64,
-    c: *mut f64,
-    rsc: usize,
-    accumulate: bool,
-) {
-    let mut c00 = _mm256_setzero_pd();
-    let mut c01 = _mm256_setzero_pd();
-    let mut c10 = _mm256_setzero_pd();
-    let mut c11 = _mm256_setzero_pd();
-    let mut c20 = _mm256_setzero_pd();
-    let mut c21 = _mm256_setzero_pd();
-    let mut c30 = _mm256_setzero_pd();
-    let mut c31 = _mm256_setzero_pd();
-    let mut c40 = _mm256_setzero_pd();
-    let mut c41 = _mm256_setzero_pd();
-    let mut c50 = _mm256_setzero_pd();
-    let mut c51 = _mm256_setzero_pd();
-    // The six rows' accumulator pairs; a macro (defined here, where the accumulators are in
-    // scope) so that the row loop becomes straight-line code over named registers.
-    macro_rules! rows6 {
-        ($m:ident) => {
-            $m!(0, c00, c01);
-            $m!(1, c10, c11);
-            $m!(2, c20, c21);
-            $m!(3, c30, c31);
-            $m!(4, c40, c41);
-            $m!(5, c50, c51);
-        };
+micro_kernel! {
+    /// 6 x 16 f32 tile: 12 accumulators, per `p` two loads of `b` and six broadcasts of `a`.
+    fn kernel_f32(f32; NR = 16, lanes = 8) {
+        zero: _mm256_setzero_ps,
+        splat: _mm256_set1_ps,
+        load: _mm256_loadu_ps,
+        store: _mm256_storeu_ps,
+        fma: _mm256_fmadd_ps,
+        add: _mm256_add_ps,
     }
-    for r in 0..6 {
-        // SAFETY: rows r < MR of the tile are inside `c` (prefetch never faults anyway).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * rsc) as *const i8) };
-    }
-    let (mut a, mut b) = (a, b);
-    macro_rules! step {
-        ($p:expr) => {{
-            // SAFETY: p < kc, so b[p*8 .. p*8 + 8] and a[p*6 .. p*6 + 6] are in the panels.
-            let (b0, b1) = unsafe {
-                (
-                    _mm256_loadu_pd(b.add($p * 8)),
-                    _mm256_loadu_pd(b.add($p * 8 + 4)),
-                )
-            };
-            macro_rules! fma_row {
-                ($r:expr, $x0:ident, $x1:ident) => {
-                    // SAFETY: as above.
-                    let x = _mm256_set1_pd(unsafe { *a.add($p * 6 + $r) });
-                    $x0 = _mm256_fmadd_pd(x, b0, $x0);
-                    $x1 = _mm256_fmadd_pd(x, b1, $x1);
-                };
-            }
-            rows6!(fma_row);
-        }};
-    }
-    for _ in 0..kc / 4 {
-        step!(0);
-        step!(1);
-        step!(2);
-        step!(3);
-        // SAFETY: advancing by 4 steps stays within (or one past) the kc-deep panels.
-        unsafe {
-            a = a.add(24);
-            b = b.add(32);
-        }
-    }
-    for _ in 0..kc % 4 {
-        step!(0);
-        // SAFETY: as above, one step.
-        unsafe {
-            a = a.add(6);
-            b = b.add(8);
-        }
-    }
-    macro_rules! write_row {
-        ($r:expr, $x0:ident, $x1:ident) => {
-            // SAFETY: c[r*rsc + 0..8] is inside the tile the caller gave.
-            unsafe {
-                let p = c.add($r * rsc);
-                if accumulate {
-                    $x0 = _mm256_add_pd(_mm256_loadu_pd(p), $x0);
-                    $x1 = _mm256_add_pd(_mm256_loadu_pd(p.add(4)), $x1);
-                }
-                _mm256_storeu_pd(p, $x0);
-                _mm256_storeu_pd(p.add(4), $x1);
-            }
-        };
-    }
-    rows6!(write_row);
 }
+
+micro_kernel! {
+    /// 6 x 8 f64 tile: 12 accumulators, per `p` two loads of `b` and six broadcasts of `a`.
+    fn kernel_f64(f64; NR = 8, lanes = 4) {
+        zero: _mm256_setzero_pd,
+        splat: _mm256_set1_pd,
+        load: _mm256_loadu_pd,
+        store: _mm256_storeu_pd,
+        fma: _mm256_fmadd_pd,
+        add: _mm256_add_pd,
+    }
+}
+
+// The kernels above are written for these tile widths.
+const _: () = assert!(<f32 as Element>::NR == 16 && <f64 as Element>::NR == 8);
+const _: () = assert!(<f32 as Element>::MR == 6 && <f64 as Element>::MR == 6);

@@ -20,7 +20,9 @@
 //! `OPENBLAS_NUM_THREADS=2 python3 -c "import numpy as np,time; a=np.random.rand(1024,1024)
 //! .astype(np.float32); a@a; t=time.perf_counter(); a@a; print(2*1024**3/(time.perf_counter()-t)/1e9)"`.
 
-use kiln_codegen::cpu::gemm::{gemm_rows, GemmDims, GemmElement, GemmLibrary, MatrixLayout};
+use kiln_codegen::cpu::gemm::{
+    gemm_rows, BatchOperands, GemmDims, GemmElement, GemmLibrary, MatrixLayout,
+};
 use kiln_codegen::cpu::CpuBackend;
 use kiln_codegen::Backend;
 use kiln_ir::kernel::{lower, LowerOptions};
@@ -63,38 +65,30 @@ fn bench<T: GemmElement + From<u8>>(s: usize, lib: GemmLibrary, split: bool, rep
                     let rows = s * t / THREADS..s * (t + 1) / THREADS;
                     let (dims, l) = (&dims, &l);
                     sc.spawn(move || {
+                        let ops = BatchOperands {
+                            dims,
+                            a: ap as *const T,
+                            a_layout: l,
+                            b: bp as *const T,
+                            b_layout: l,
+                            c: cp as *mut T,
+                        };
                         // SAFETY: s x s row-major operands; the threads write disjoint rows.
-                        unsafe {
-                            gemm_rows(
-                                lib,
-                                1,
-                                dims,
-                                ap as *const T,
-                                l,
-                                bp as *const T,
-                                l,
-                                cp as *mut T,
-                                rows,
-                            )
-                        }
+                        unsafe { gemm_rows(lib, 1, &ops, rows) }
                     });
                 }
             });
         } else {
-            // SAFETY: s x s row-major operands.
-            unsafe {
-                gemm_rows(
-                    lib,
-                    THREADS,
-                    &dims,
-                    a.as_ptr(),
-                    &l,
-                    b.as_ptr(),
-                    &l,
-                    c.as_mut_ptr(),
-                    0..s,
-                )
+            let ops = BatchOperands {
+                dims: &dims,
+                a: a.as_ptr(),
+                a_layout: &l,
+                b: b.as_ptr(),
+                b_layout: &l,
+                c: c.as_mut_ptr(),
             };
+            // SAFETY: s x s row-major operands.
+            unsafe { gemm_rows(lib, THREADS, &ops, 0..s) };
         }
         best = best.min(t.elapsed().as_secs_f64());
     }

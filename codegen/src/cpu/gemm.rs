@@ -156,6 +156,61 @@ impl MatrixLayout {
     }
 }
 
+/// The operands of one matrix product `c = a * b`, `a` being `m x k` and `b` `k x n`: element
+/// `(i, p)` of `a` is at `a + i*rsa + p*csa` and element `(p, j)` of `b` at `b + p*rsb + j*csb`
+/// (any strides: a transposed operand swaps them, a broadcast one has zeros, a flipped one
+/// negatives); `c` is row-major with row stride `n` and only written (beta = 0).
+///
+/// The contract of every `unsafe` function that takes one (stated here once): every element of
+/// `a` (`i < m, p < k`) and of `b` (`p < k, j < n`) is readable, `c[0..m*n]` is writable, and `c`
+/// does not overlap `a` or `b`, for the whole call.
+#[derive(Clone, Copy)]
+pub struct Operands<T> {
+    /// Rows of `a` and `c`.
+    pub m: usize,
+    /// Columns of `b` and `c`.
+    pub n: usize,
+    /// The contracted dimension: columns of `a`, rows of `b`.
+    pub k: usize,
+    /// Element `(0, 0)` of `a`.
+    pub a: *const T,
+    /// Row stride of `a`, in elements.
+    pub rsa: isize,
+    /// Column stride of `a`, in elements.
+    pub csa: isize,
+    /// Element `(0, 0)` of `b`.
+    pub b: *const T,
+    /// Row stride of `b`, in elements.
+    pub rsb: isize,
+    /// Column stride of `b`, in elements.
+    pub csb: isize,
+    /// The output, row-major with row stride `n`.
+    pub c: *mut T,
+}
+
+/// The operands of a batched product: `a` and `b` are the bases their layouts' offsets count
+/// from, `c` the base of the whole row-major output `[batch * m, n]`.
+///
+/// The contract of every `unsafe` function that takes one (stated here once): `a` and `b` are
+/// readable at every element their layouts reach over `dims` (check with
+/// [`MatrixLayout::extent`]), `c` is writable for `dims.rows() * n` elements, and `c` does not
+/// overlap `a` or `b`, for the whole call.
+#[derive(Clone, Copy)]
+pub struct BatchOperands<'l, T> {
+    /// The sizes of the product.
+    pub dims: &'l GemmDims,
+    /// Base of `a`'s buffer.
+    pub a: *const T,
+    /// Where `a`'s elements are, from `a`.
+    pub a_layout: &'l MatrixLayout,
+    /// Base of `b`'s buffer.
+    pub b: *const T,
+    /// Where `b`'s elements are, from `b`.
+    pub b_layout: &'l MatrixLayout,
+    /// Base of the output.
+    pub c: *mut T,
+}
+
 /// The library that computes large float products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmLibrary {
@@ -182,26 +237,11 @@ pub trait GemmElement: Copy + Send + Sync + 'static {
     /// Whether large products may go to a tuned library (floats only).
     const TUNED: bool;
 
-    /// One matrix `c (m x n, row stride n) = a * b` through the tuned library.
+    /// One matrix product through the tuned library.
     ///
     /// # Safety
-    /// Every element `a + i*rsa + p*csa`, `b + p*rsb + j*csb` (`i < m, p < k, j < n`) must be
-    /// readable and `c[0..m*n]` writable, not overlapping `a` or `b`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tuned(
-        lib: GemmLibrary,
-        threads: usize,
-        m: usize,
-        n: usize,
-        k: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        c: *mut Self,
-    );
+    /// `ops` must meet the [`Operands`] contract.
+    unsafe fn tuned(lib: GemmLibrary, threads: usize, ops: Operands<Self>);
 }
 
 macro_rules! int_element {
@@ -214,22 +254,9 @@ macro_rules! int_element {
                 v as $t
             }
             const TUNED: bool = false;
-            unsafe fn tuned(
-                _: GemmLibrary,
-                _: usize,
-                m: usize,
-                n: usize,
-                k: usize,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                c: *mut Self,
-            ) {
+            unsafe fn tuned(_: GemmLibrary, _: usize, ops: Operands<Self>) {
                 // SAFETY: forwarded from the caller's contract.
-                unsafe { exact(m, n, k, a, rsa, csa, b, rsb, csb, c) }
+                unsafe { exact(ops) }
             }
         }
     };
@@ -247,22 +274,22 @@ macro_rules! float_element {
                 v as $t
             }
             const TUNED: bool = true;
-            unsafe fn tuned(
-                lib: GemmLibrary,
-                threads: usize,
-                m: usize,
-                n: usize,
-                k: usize,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                c: *mut Self,
-            ) {
-                // SAFETY: the caller guarantees every element of the m x k, k x n and m x n
-                // matrices at these strides is valid; beta = 0 means `c` is only written.
+            unsafe fn tuned(lib: GemmLibrary, threads: usize, ops: Operands<Self>) {
+                let Operands {
+                    m,
+                    n,
+                    k,
+                    a,
+                    rsa,
+                    csa,
+                    b,
+                    rsb,
+                    csb,
+                    c,
+                } = ops;
+                // SAFETY: the caller's `Operands` contract: every element of the m x k, k x n
+                // and m x n matrices at these strides is valid; beta = 0 means `c` is only
+                // written.
                 let mm = || unsafe {
                     $mm(
                         m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n as isize, 1,
@@ -274,9 +301,7 @@ macro_rules! float_element {
                         #[cfg(target_arch = "x86_64")]
                         if blocked::available() {
                             // SAFETY: AVX2 and FMA are present; the operands as above.
-                            return unsafe {
-                                blocked::gemm(threads, m, n, k, a, rsa, csa, b, rsb, csb, c)
-                            };
+                            return unsafe { blocked::gemm(threads, ops) };
                         }
                         mm()
                     }
@@ -321,20 +346,20 @@ float_element!(f64, matrixmultiply::dgemm);
 /// f64 accumulators) so that `b` is streamed along its rows.
 ///
 /// # Safety
-/// As [`GemmElement::tuned`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn exact<T: GemmElement>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    c: *mut T,
-) {
+/// `ops` must meet the [`Operands`] contract.
+unsafe fn exact<T: GemmElement>(ops: Operands<T>) {
+    let Operands {
+        m,
+        n,
+        k,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        c,
+    } = ops;
     // Small products (the common case here) keep the row on the stack.
     let mut acc: SmallVec<[f64; 64]> = SmallVec::from_elem(0.0, n);
     for i in 0..m {
@@ -356,25 +381,25 @@ unsafe fn exact<T: GemmElement>(
 }
 
 /// Computes rows `rows` of the flattened output `[batch * m, n]` (row `r` is row `r % m` of
-/// matrix `r / m`) into `c`, the base of the whole output. `threads` is passed to libraries that
-/// take a per-call thread count.
+/// matrix `r / m`) into `ops.c`, the base of the whole output. `threads` is passed to libraries
+/// that take a per-call thread count.
 ///
 /// # Safety
-/// `a` and `b` must be valid for every element their layouts reach over `dims` (check with
-/// [`MatrixLayout::extent`]), `c` valid for `dims.rows() * n` writes, and `c` must not overlap
-/// `a` or `b`. `rows` must lie in `0..dims.rows()`.
-#[allow(clippy::too_many_arguments)]
+/// `ops` must meet the [`BatchOperands`] contract, and `rows` must lie in `0..dims.rows()`.
 pub unsafe fn gemm_rows<T: GemmElement>(
     lib: GemmLibrary,
     threads: usize,
-    dims: &GemmDims,
-    a: *const T,
-    al: &MatrixLayout,
-    b: *const T,
-    bl: &MatrixLayout,
-    c: *mut T,
+    ops: &BatchOperands<'_, T>,
     rows: Range<usize>,
 ) {
+    let BatchOperands {
+        dims,
+        a,
+        a_layout: al,
+        b,
+        b_layout: bl,
+        c,
+    } = *ops;
     let (m, n, k) = (dims.m, dims.n, dims.k);
     if m == 0 || n == 0 || rows.is_empty() {
         return;
@@ -396,13 +421,26 @@ pub unsafe fn gemm_rows<T: GemmElement>(
             // SAFETY: matrix `bi`'s rows i0..i1 of `a` and all of `b` lie inside the operands'
             // extents, which the caller checked.
             let (ab, bb) = unsafe { (a.offset(ao), b.offset(bo)) };
-            let (rsa, csa, rsb, csb) = (al.row_stride, al.col_stride, bl.row_stride, bl.col_stride);
+            // Meets the `Operands` contract: rows i0..i1 of matrix `bi` of `a`, that matrix of
+            // `b`, and the block's rows of `c`, all inside the caller's `BatchOperands`.
+            let block = Operands {
+                m: count,
+                n,
+                k,
+                a: ab,
+                rsa: al.row_stride,
+                csa: al.col_stride,
+                b: bb,
+                rsb: bl.row_stride,
+                csb: bl.col_stride,
+                c: cb,
+            };
             if small || !T::TUNED {
-                // SAFETY: forwarded.
-                unsafe { exact(count, n, k, ab, rsa, csa, bb, rsb, csb, cb) };
+                // SAFETY: `block` meets the contract (above).
+                unsafe { exact(block) };
             } else {
-                // SAFETY: forwarded.
-                unsafe { T::tuned(lib, threads, count, n, k, ab, rsa, csa, bb, rsb, csb, cb) };
+                // SAFETY: as above.
+                unsafe { T::tuned(lib, threads, block) };
             }
         }
         r += count;
@@ -470,60 +508,49 @@ mod tests {
             let af: Vec<f32> = a.iter().map(|&x| x as f32).collect();
             let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
             let mut c = vec![f32::NAN; total];
+            let ops = BatchOperands {
+                dims: &dims,
+                a: af.as_ptr(),
+                a_layout: &al,
+                b: bf.as_ptr(),
+                b_layout: &bl,
+                c: c.as_mut_ptr(),
+            };
             // Rows in three uneven pieces, as the executor splits them.
             let cuts = [0, dims.rows() / 3, dims.rows() / 2 + 1, dims.rows()];
             for w in cuts.windows(2) {
                 let range = w[0].min(w[1])..w[1];
-                // SAFETY: the layouts stay inside `a`/`b` (checked by `extent` below).
-                unsafe {
-                    gemm_rows(
-                        lib,
-                        2,
-                        &dims,
-                        af.as_ptr(),
-                        &al,
-                        bf.as_ptr(),
-                        &bl,
-                        c.as_mut_ptr(),
-                        range,
-                    )
-                };
+                // SAFETY: the layouts stay inside `a`/`b` (checked by `extent` below); `c`
+                // holds the whole output.
+                unsafe { gemm_rows(lib, 2, &ops, range) };
             }
             let got: Vec<f64> = c.iter().map(|&x| x as f64).collect();
             assert_eq!(got, want, "{lib:?} f32 {dims:?}");
             let mut c = vec![f64::NAN; total];
-            // SAFETY: as above.
-            unsafe {
-                gemm_rows(
-                    lib,
-                    1,
-                    &dims,
-                    a.as_ptr(),
-                    &al,
-                    b.as_ptr(),
-                    &bl,
-                    c.as_mut_ptr(),
-                    0..dims.rows(),
-                )
+            let ops = BatchOperands {
+                dims: &dims,
+                a: a.as_ptr(),
+                a_layout: &al,
+                b: b.as_ptr(),
+                b_layout: &bl,
+                c: c.as_mut_ptr(),
             };
+            // SAFETY: as above.
+            unsafe { gemm_rows(lib, 1, &ops, 0..dims.rows()) };
             assert_eq!(c, want, "{lib:?} f64");
             let ai: Vec<i32> = a.iter().map(|&x| x as i32).collect();
             let bi: Vec<i32> = b.iter().map(|&x| x as i32).collect();
             let mut c = vec![0i32; total];
-            // SAFETY: as above.
-            unsafe {
-                gemm_rows(
-                    lib,
-                    1,
-                    &dims,
-                    ai.as_ptr(),
-                    &al,
-                    bi.as_ptr(),
-                    &bl,
-                    c.as_mut_ptr(),
-                    0..dims.rows(),
-                )
+            let ops = BatchOperands {
+                dims: &dims,
+                a: ai.as_ptr(),
+                a_layout: &al,
+                b: bi.as_ptr(),
+                b_layout: &bl,
+                c: c.as_mut_ptr(),
             };
+            // SAFETY: as above.
+            unsafe { gemm_rows(lib, 1, &ops, 0..dims.rows()) };
             assert_eq!(c.iter().map(|&x| x as f64).collect::<Vec<_>>(), want);
         }
         let (lo, hi) = al.extent(&dims.batch, dims.m, dims.k).unwrap_or((0, 0));
@@ -611,20 +638,16 @@ mod tests {
         let a = [i32::MAX, i32::MAX, -i32::MAX];
         let b = [1, 1, 1];
         let mut c = [0i32];
-        // SAFETY: 1x3 times 3x1 inside the arrays.
-        unsafe {
-            gemm_rows(
-                DEFAULT_LIBRARY,
-                1,
-                &d,
-                a.as_ptr(),
-                &l,
-                b.as_ptr(),
-                &lb,
-                c.as_mut_ptr(),
-                0..1,
-            )
+        let ops = BatchOperands {
+            dims: &d,
+            a: a.as_ptr(),
+            a_layout: &l,
+            b: b.as_ptr(),
+            b_layout: &lb,
+            c: c.as_mut_ptr(),
         };
+        // SAFETY: 1x3 times 3x1 inside the arrays.
+        unsafe { gemm_rows(DEFAULT_LIBRARY, 1, &ops, 0..1) };
         assert_eq!(c[0], i32::MAX);
     }
 }

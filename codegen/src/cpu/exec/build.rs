@@ -11,7 +11,8 @@ use kiln_ir::{DType, NodeId};
 
 use super::memory::{allocate, Slots};
 use super::{
-    CompiledLoop, CpuExecutable, GemmStep, IndexCheck, LoopCall, LoopCompiler, LoopFn, Step,
+    CompiledLoop, CpuExecutable, GemmOperand, GemmStep, IndexCheck, LoopCall, LoopCompiler, LoopFn,
+    Step,
 };
 use crate::cpu::gemm::{GemmDims, MatrixLayout, DEFAULT_LIBRARY};
 use crate::cpu::jit::{Jit, JitConfig};
@@ -153,13 +154,19 @@ fn gemm_step(
     let layout = |v: &View, rows: usize, cols: usize| {
         check_operand(program, kernel, v, &dims.batch, rows, cols, *dtype)
     };
-    let a = (a.buffer.index(), layout(a, *m, *k)?);
-    let b = (b.buffer.index(), layout(b, *k, *n)?);
+    let a = GemmOperand {
+        buffer: a.buffer.index(),
+        layout: layout(a, *m, *k)?,
+    };
+    let b = GemmOperand {
+        buffer: b.buffer.index(),
+        layout: layout(b, *k, *n)?,
+    };
     let o = program
         .buffers
         .get(out.index())
         .ok_or_else(|| malformed(kernel, "output buffer out of range"))?;
-    if a.0 == out.index() || b.0 == out.index() {
+    if a.buffer == out.index() || b.buffer == out.index() {
         return Err(malformed(kernel, "gemm output is one of its operands"));
     }
     if o.numel() != dims.rows() * n || (epilogue.is_none() && o.dtype != *dtype) {

@@ -109,11 +109,18 @@ struct IndexCheck {
     size: usize,
 }
 
+/// A GEMM operand: which buffer of the table, and where its elements are in it.
+struct GemmOperand {
+    buffer: usize,
+    layout: MatrixLayout,
+}
+
+/// A GEMM kernel: the product of its operands, then its epilogue (if any) over the product.
 struct GemmStep {
     dtype: DType,
     dims: GemmDims,
-    a: (usize, MatrixLayout),
-    b: (usize, MatrixLayout),
+    a: GemmOperand,
+    b: GemmOperand,
     /// Where the product is written: the output buffer, or the scratch array (index
     /// `buffers.len()` of the table) when the epilogue changes the dtype.
     product: usize,

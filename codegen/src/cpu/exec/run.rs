@@ -10,7 +10,7 @@ use kiln_ir::{DType, HostTensor, IrError, NodeId};
 use super::memory::fresh_output;
 use super::{CpuExecutable, GemmStep, IndexCheck, LoopCall, Step, PARALLEL_WORK};
 use crate::backend::{Executable, Feeds};
-use crate::cpu::gemm::gemm_rows;
+use crate::cpu::gemm::{gemm_rows, BatchOperands};
 use crate::error::{CodegenError, Result};
 
 impl Executable for CpuExecutable {
@@ -118,31 +118,32 @@ impl CpuExecutable {
 
     /// Runs a GEMM's product on all its rows, then its epilogue over the product.
     fn run_gemm(&self, g: &GemmStep) -> Result<()> {
-        let (lib, threads, dims) = (self.gemm_library, self.threads, &g.dims);
-        let (a, b, c) = (self.table[g.a.0], self.table[g.b.0], self.table[g.product]);
-        let rows = 0..dims.rows();
+        let (lib, threads) = (self.gemm_library, self.threads);
+        let (a, b, c) = (
+            self.table[g.a.buffer],
+            self.table[g.b.buffer],
+            self.table[g.product],
+        );
+        let rows = 0..g.dims.rows();
         // The same call for each element type.
         macro_rules! product {
-            ($t:ty) => {
-                // SAFETY: the operands' extents were checked against their buffers (of
-                // `g.dtype`) at compile time, the product's destination (the output buffer or
-                // the scratch array) holds `rows * n` elements of `g.dtype`, and it is a
-                // different buffer from both operands (the memory plan keeps a kernel's inputs
-                // and output apart; `allocate` gives non-temporaries their own storage).
-                unsafe {
-                    gemm_rows::<$t>(
-                        lib,
-                        threads,
-                        dims,
-                        a.cast(),
-                        &g.a.1,
-                        b.cast(),
-                        &g.b.1,
-                        c.cast(),
-                        rows,
-                    )
-                }
-            };
+            ($t:ty) => {{
+                let ops = BatchOperands::<$t> {
+                    dims: &g.dims,
+                    a: a.cast(),
+                    a_layout: &g.a.layout,
+                    b: b.cast(),
+                    b_layout: &g.b.layout,
+                    c: c.cast(),
+                };
+                // SAFETY: `ops` meets the `BatchOperands` contract: the operands' extents were
+                // checked against their buffers (of `g.dtype`) at compile time, the product's
+                // destination (the output buffer or the scratch array) holds `rows * n`
+                // elements of `g.dtype`, and it is a different buffer from both operands (the
+                // memory plan keeps a kernel's inputs and output apart; `allocate` gives
+                // non-temporaries their own storage).
+                unsafe { gemm_rows(lib, threads, &ops, rows) }
+            }};
         }
         match g.dtype {
             DType::F32 => product!(f32),

@@ -34,6 +34,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 
+use super::Operands;
 use pack::{pack_a, pack_b};
 
 /// Whether this CPU can run the kernels (checked at run time; std caches the answer).
@@ -51,48 +52,18 @@ const MIN_WORK_PER_THREAD: usize = 1 << 19;
 /// `threads` threads (fewer for small products).
 ///
 /// # Safety
-/// [`available`] must be true. Every `a + i*rsa + p*csa` and `b + p*rsb + j*csb`
-/// (`i < m, p < k, j < n`) must be readable, `c[0..m*n]` writable, not overlapping `a` or `b`.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm<T: Element>(
-    threads: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    c: *mut T,
-) {
-    let work = m.saturating_mul(n).saturating_mul(k);
+/// [`available`] must be true, and `ops` must meet the [`Operands`] contract.
+pub unsafe fn gemm<T: Element>(threads: usize, ops: Operands<T>) {
+    let work = ops.m.saturating_mul(ops.n).saturating_mul(ops.k);
     let threads = threads.min(work / MIN_WORK_PER_THREAD).max(1);
     // SAFETY: forwarded.
-    unsafe { gemm_on(threads, m, n, k, a, rsa, csa, b, rsb, csb, c) }
+    unsafe { gemm_on(threads, ops) }
 }
 
 /// Bytes of packed `b` shared by the threads at a time (a `k` range of `KC` blocks times an
 /// `NC` column block; at least one `KC` block). Bigger groups mean fewer barriers; this keeps
 /// it well inside L3.
 const B_GROUP_BYTES: usize = 8 << 20;
-
-/// The operands of one product, shared by its threads.
-#[derive(Clone, Copy)]
-struct Operands<T> {
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    /// Row-major output with row stride `n`.
-    c: *mut T,
-}
 
 /// The shape of the work, the same for every thread.
 #[derive(Clone, Copy)]
@@ -134,41 +105,17 @@ unsafe impl<T: Sync> Sync for Shared<T> {}
 ///
 /// # Safety
 /// As [`gemm`].
-#[allow(clippy::too_many_arguments)]
-pub(in crate::cpu::gemm) unsafe fn gemm_on<T: Element>(
-    threads: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const T,
-    rsa: isize,
-    csa: isize,
-    b: *const T,
-    rsb: isize,
-    csb: isize,
-    c: *mut T,
-) {
+pub(in crate::cpu::gemm) unsafe fn gemm_on<T: Element>(threads: usize, ops: Operands<T>) {
     assert!(available(), "the blocked GEMM needs AVX2 and FMA");
+    let (m, n, k) = (ops.m, ops.n, ops.k);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        // SAFETY: `c` is valid for m * n writes.
-        unsafe { std::ptr::write_bytes(c, 0, m * n) };
+        // SAFETY: `c` is valid for m * n writes (the `Operands` contract).
+        unsafe { std::ptr::write_bytes(ops.c, 0, m * n) };
         return;
     }
-    let ops = Operands {
-        m,
-        n,
-        k,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        c,
-    };
     let (tiles_m, tiles_n) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
     // Hand out rows unless there are too few of them to go round.
     let by_rows = tiles_m >= 2 * threads || tiles_m >= tiles_n;

@@ -2,7 +2,9 @@
 //! independence from the thread count and the row split, and of its writes staying inside `c`.
 
 use super::{available, gemm_on, Element};
-use crate::cpu::gemm::{gemm_rows, GemmDims, GemmElement, GemmLibrary, MatrixLayout};
+use crate::cpu::gemm::{
+    gemm_rows, BatchOperands, GemmDims, GemmElement, GemmLibrary, MatrixLayout, Operands,
+};
 use smallvec::smallvec;
 
 /// Deterministic values in [-1, 1).
@@ -123,19 +125,19 @@ fn run<T: Element + GemmElement>(
     // SAFETY: `views` sizes the buffers so that every (i, p) / (p, j) the views reach is inside
     // them (checked by the indexing in `reference`); `c` has m * n elements after the guard.
     unsafe {
-        gemm_on(
-            threads,
+        let ops = Operands {
             m,
             n,
             k,
-            a.as_ptr().offset(av.off),
-            av.rs,
-            av.cs,
-            b.as_ptr().offset(bv.off),
-            bv.rs,
-            bv.cs,
-            c.as_mut_ptr().add(GUARD),
-        )
+            a: a.as_ptr().offset(av.off),
+            rsa: av.rs,
+            csa: av.cs,
+            b: b.as_ptr().offset(bv.off),
+            rsb: bv.rs,
+            csb: bv.cs,
+            c: c.as_mut_ptr().add(GUARD),
+        };
+        gemm_on(threads, ops)
     };
     let outside = c[..GUARD].iter().chain(&c[GUARD + m * n..]);
     assert!(
@@ -330,21 +332,17 @@ fn rows_split_and_batched<T: Element + GemmElement>(eps: f64) {
     let rows = dims.rows();
     let product = |threads: usize, cuts: &[usize]| -> Vec<T> {
         let mut c = vec![T::from_f64(f64::NAN); rows * n];
+        let ops = BatchOperands {
+            dims: &dims,
+            a: a.as_ptr(),
+            a_layout: &al,
+            b: b.as_ptr(),
+            b_layout: &bl,
+            c: c.as_mut_ptr(),
+        };
         for w in cuts.windows(2) {
             // SAFETY: the layouts stay inside `a` and `b` (6 and 3 matrices); `c` holds rows * n.
-            unsafe {
-                gemm_rows(
-                    GemmLibrary::Kiln,
-                    threads,
-                    &dims,
-                    a.as_ptr(),
-                    &al,
-                    b.as_ptr(),
-                    &bl,
-                    c.as_mut_ptr(),
-                    w[0]..w[1],
-                )
-            };
+            unsafe { gemm_rows(GemmLibrary::Kiln, threads, &ops, w[0]..w[1]) };
         }
         c
     };

@@ -7,7 +7,8 @@
 //!   scoped threads;
 //! - `matrixmultiply`: one call, threaded by the crate itself (`MATMUL_NUM_THREADS`, default the
 //!   physical core count);
-//! - `gemm`: one call with `Parallelism::Rayon(threads)`;
+//! - `gemm`: the `gemm` crate (a dev-dependency, compared here only), one call with
+//!   `Parallelism::Rayon(threads)`;
 //! - `*-split`: the rows cut into `threads` blocks, each computed by a single-threaded call on
 //!   its own thread (how the executor runs a GEMM with its epilogue); for `matrixmultiply`
 //!   this is only single-threaded per block when run with `MATMUL_NUM_THREADS=1`.
@@ -29,9 +30,67 @@ use kiln_ir::kernel::{lower, LowerOptions};
 use kiln_ir::{BinaryOp, DType, Graph, HostTensor, Shape};
 use smallvec::smallvec;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::Instant;
 
 const THREADS: usize = 2;
+
+/// Who computes a product: a library behind kiln's `gemm_rows`, or the `gemm` crate.
+#[derive(Clone, Copy)]
+enum Lib {
+    Rows(GemmLibrary),
+    GemmCrate,
+}
+
+/// Rows `rows` of the row-major product `ops` (no batch) on up to `threads` threads.
+///
+/// # Safety
+/// `ops` must meet the `BatchOperands` contract, and its layouts must be row-major.
+unsafe fn product<T: GemmElement + From<u8>>(
+    lib: Lib,
+    threads: usize,
+    ops: &BatchOperands<'_, T>,
+    rows: Range<usize>,
+) {
+    match lib {
+        // SAFETY: the caller's contract.
+        Lib::Rows(lib) => unsafe { gemm_rows(lib, threads, ops, rows) },
+        Lib::GemmCrate => {
+            let (n, k) = (ops.dims.n, ops.dims.k);
+            let parallelism = if threads > 1 {
+                gemm::Parallelism::Rayon(threads)
+            } else {
+                gemm::Parallelism::None
+            };
+            // SAFETY: rows `rows` of row-major `a` (row stride k) and `c` (row stride n) and
+            // all of `b` (row stride n) are inside the operands (the caller's contract);
+            // `read_dst = false` means `c` is only written (dst = beta * lhs * rhs, beta = 1).
+            unsafe {
+                gemm::gemm(
+                    rows.len(),
+                    n,
+                    k,
+                    ops.c.add(rows.start * n),
+                    1,
+                    n as isize,
+                    false,
+                    ops.a.add(rows.start * k),
+                    1,
+                    k as isize,
+                    ops.b,
+                    1,
+                    n as isize,
+                    T::from(0),
+                    T::from(1),
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                )
+            }
+        }
+    }
+}
 
 fn layout(cols: usize) -> MatrixLayout {
     MatrixLayout {
@@ -43,7 +102,7 @@ fn layout(cols: usize) -> MatrixLayout {
 }
 
 /// Best GFLOP/s of `reps` runs of an `s`-cubed product.
-fn bench<T: GemmElement + From<u8>>(s: usize, lib: GemmLibrary, split: bool, reps: usize) -> f64 {
+fn bench<T: GemmElement + From<u8>>(s: usize, lib: Lib, split: bool, reps: usize) -> f64 {
     let a: Vec<T> = (0..s * s).map(|i| T::from((i % 7) as u8)).collect();
     let b: Vec<T> = (0..s * s).map(|i| T::from((i % 5) as u8)).collect();
     let mut c: Vec<T> = vec![T::from(0); s * s];
@@ -74,7 +133,7 @@ fn bench<T: GemmElement + From<u8>>(s: usize, lib: GemmLibrary, split: bool, rep
                             c: cp as *mut T,
                         };
                         // SAFETY: s x s row-major operands; the threads write disjoint rows.
-                        unsafe { gemm_rows(lib, 1, &ops, rows) }
+                        unsafe { product(lib, 1, &ops, rows) }
                     });
                 }
             });
@@ -88,7 +147,7 @@ fn bench<T: GemmElement + From<u8>>(s: usize, lib: GemmLibrary, split: bool, rep
                 c: c.as_mut_ptr(),
             };
             // SAFETY: s x s row-major operands.
-            unsafe { gemm_rows(lib, THREADS, &ops, 0..s) };
+            unsafe { product(lib, THREADS, &ops, 0..s) };
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
@@ -158,13 +217,17 @@ fn main() {
     println!("threads: {THREADS}; GFLOP/s, best of runs");
     for s in sizes {
         let reps = if s >= 2048 { 4 } else { 8 };
+        let (kiln, mm) = (
+            Lib::Rows(GemmLibrary::Kiln),
+            Lib::Rows(GemmLibrary::MatrixMultiply),
+        );
         for (name, lib, split) in [
-            ("kiln", GemmLibrary::Kiln, false),
-            ("matrixmultiply", GemmLibrary::MatrixMultiply, false),
-            ("gemm", GemmLibrary::Gemm, false),
-            ("matrixmultiply-split", GemmLibrary::MatrixMultiply, true),
-            ("gemm-split", GemmLibrary::Gemm, true),
-            ("kiln-split", GemmLibrary::Kiln, true),
+            ("kiln", kiln, false),
+            ("matrixmultiply", mm, false),
+            ("gemm", Lib::GemmCrate, false),
+            ("matrixmultiply-split", mm, true),
+            ("gemm-split", Lib::GemmCrate, true),
+            ("kiln-split", kiln, true),
         ] {
             if !wanted(name) {
                 continue;

@@ -3,7 +3,8 @@
 //! - [`cpu`]: Cranelift JIT. [`cpu::jit`] owns the native ISA and the JIT module;
 //!   [`cpu::math`] emits vectorised polynomial approximations of exp, log, sin, cos, tanh,
 //!   sigmoid and pow as inline CLIF (Cranelift has no transcendental instructions), each with a
-//!   measured ulp bound; [`cpu::kernels`] builds simple elementwise loops over buffers.
+//!   measured ulp bound; `cpu::kernels` (the `testing` feature) builds elementwise loops over
+//!   buffers for the math tests and examples.
 //! - [`backend`]: the [`Backend`] / [`Executable`] contract every device implements.
 //! - `cuda/` (later): kernel IR to CUDA C, compiled by NVRTC and launched through cudarc.
 //!

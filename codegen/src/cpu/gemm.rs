@@ -38,7 +38,7 @@
 //! (`CpuBackend::threads`) instead of a global `MATMUL_NUM_THREADS`, and its results are
 //! bit-identical for any thread count and any split of the rows across calls (tested). `gemm`
 //! 0.19 is about as fast at 1024³ and slower at 2048³, and we have not checked that its results
-//! are thread-count independent. Single-threaded kiln runs at 85-94 f32 / 42-47 f64. Splitting
+//! are thread-count independent; it is only a dev-dependency, compared in the example. Single-threaded kiln runs at 85-94 f32 / 42-47 f64. Splitting
 //! the rows across our own threads (so each could run the epilogue on its block in cache) is
 //! not faster than one threaded call, and the fused epilogue costs within the noise
 //! (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole product.
@@ -217,8 +217,6 @@ pub enum GemmLibrary {
     /// `matrixmultiply` 0.3 (BLIS-style packing; threads itself with its `threading` feature,
     /// up to `MATMUL_NUM_THREADS` or the physical core count).
     MatrixMultiply,
-    /// The `gemm` crate 0.19 (threads on rayon with the count passed per call).
-    Gemm,
     /// kiln's own BLIS-style GEMM (`gemm/blocked/`: packed panels, AVX2 + FMA micro-kernels,
     /// `threads` scoped threads per call). Falls back to [`GemmLibrary::MatrixMultiply`] on a
     /// CPU (or an architecture) without AVX2 and FMA.
@@ -303,37 +301,10 @@ macro_rules! float_element {
                             // SAFETY: AVX2 and FMA are present; the operands as above.
                             return unsafe { blocked::gemm(threads, ops) };
                         }
+                        // matrixmultiply threads itself (`MATMUL_NUM_THREADS`).
+                        let _ = threads;
                         mm()
                     }
-                    // SAFETY: as above; `read_dst = false` means `c` is only written
-                    // (dst = beta * lhs * rhs with beta = 1).
-                    GemmLibrary::Gemm => unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            k,
-                            c,
-                            1,
-                            n as isize,
-                            false,
-                            a,
-                            csa,
-                            rsa,
-                            b,
-                            csb,
-                            rsb,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            if threads > 1 {
-                                gemm::Parallelism::Rayon(threads)
-                            } else {
-                                gemm::Parallelism::None
-                            },
-                        )
-                    },
                 }
             }
         }
@@ -500,11 +471,7 @@ mod tests {
         let b = values(blen, 2);
         let want = naive(&dims, &a, &al, &b, &bl);
         let total = dims.rows() * dims.n;
-        for lib in [
-            GemmLibrary::MatrixMultiply,
-            GemmLibrary::Gemm,
-            GemmLibrary::Kiln,
-        ] {
+        for lib in [GemmLibrary::MatrixMultiply, GemmLibrary::Kiln] {
             let af: Vec<f32> = a.iter().map(|&x| x as f32).collect();
             let bf: Vec<f32> = b.iter().map(|&x| x as f32).collect();
             let mut c = vec![f32::NAN; total];

@@ -4,8 +4,8 @@
 //!   declares, defines and finalizes functions and hands out callable pointers.
 //! - [`math`]: inline CLIF for exp, log, sin, cos, tanh, sigmoid and pow on `f32x4`, `f32`,
 //!   `f64x2` and `f64`, with measured ulp bounds.
-//! - [`kernels`]: elementwise map loops (`dst[i] = f(src[i])`) used by the math tests, the
-//!   speed example and, later, by lowering.
+//! - `kernels` (with the `testing` feature only): elementwise map loops (`dst[i] = f(src[i])`)
+//!   over buffers, for the math accuracy tests and the speed examples.
 //! - [`loops`]: every non-gemm kernel of the kernel IR (and gemm epilogues) as a native loop
 //!   nest, vectorised along the innermost axis where the body allows.
 //! - [`gemm`]: batched, strided f32/f64/i32/i64 matrix products (kiln's own blocked AVX2+FMA
@@ -20,6 +20,7 @@ pub mod backend;
 pub mod exec;
 pub mod gemm;
 pub mod jit;
+#[cfg(feature = "testing")]
 pub mod kernels;
 pub mod listing;
 pub mod loops;

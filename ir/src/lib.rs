@@ -32,7 +32,10 @@ pub use dtype::DType;
 pub use error::{IrError, Result};
 pub use graph::{Graph, Node, NodeId};
 pub use interp::evaluate;
-pub use op::{BinaryOp, Distribution, Op, ReduceOp, SliceRange, TensorType, UnaryOp};
+pub use op::{
+    BinaryOp, DTypes, Distribution, FusionClass, MathFn, Op, ReduceOp, SliceRange, TensorType,
+    UnaryOp,
+};
 pub use shape::{Shape, MAX_RANK};
 pub use tensor::{HostTensor, TensorData};
 pub use tensor_fmt::PrintOptions;

@@ -32,7 +32,7 @@ use super::emit::{identity, view_of, Buffers, Emitter, Fail};
 use super::{BufferDecl, BufferId, BufferKind, Kernel, KernelKind, MemoryPlan, Program, Val};
 use crate::error::{IrError, Result};
 use crate::graph::{Graph, NodeId};
-use crate::op::{Op, ReduceOp};
+use crate::op::{FusionClass, Op, ReduceOp};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// How to lower.
@@ -131,60 +131,6 @@ struct Partition {
     epilogue: HashMap<NodeId, (NodeId, Vec<NodeId>)>,
 }
 
-/// Where a node stands in the fusion rules.
-enum Class {
-    /// Input, param, const: storage of their own.
-    Leaf,
-    /// Gets its own kernel.
-    Anchor,
-    /// Elementwise math, random, pad, concat: inlined at a cost.
-    Compute(usize),
-    /// Reshape, permute, expand, slice: an index map, free.
-    View,
-}
-
-fn classify(op: &Op) -> Class {
-    match op {
-        Op::Input { .. } | Op::Parameter { .. } | Op::Constant { .. } => Class::Leaf,
-        Op::Reduce { .. }
-        | Op::ArgMax { .. }
-        | Op::MatMul
-        | Op::Gather { .. }
-        | Op::ScatterAdd { .. } => Class::Anchor,
-        Op::Unary(_)
-        | Op::Binary(_)
-        | Op::Where
-        | Op::Cast
-        | Op::Pad { .. }
-        | Op::Concat { .. } => Class::Compute(1),
-        // Philox is ten rounds of multiplies: recomputing it is not free.
-        Op::Random { .. } => Class::Compute(4),
-        Op::Reshape | Op::Permute { .. } | Op::Expand | Op::Slice { .. } => Class::View,
-    }
-}
-
-/// An op that an epilogue may absorb.
-fn is_elementwise(op: &Op) -> bool {
-    match op {
-        Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast => true,
-        Op::Input { .. }
-        | Op::Parameter { .. }
-        | Op::Constant { .. }
-        | Op::Reduce { .. }
-        | Op::ArgMax { .. }
-        | Op::Reshape
-        | Op::Permute { .. }
-        | Op::Expand
-        | Op::Slice { .. }
-        | Op::Pad { .. }
-        | Op::Concat { .. }
-        | Op::Gather { .. }
-        | Op::ScatterAdd { .. }
-        | Op::MatMul
-        | Op::Random { .. } => false,
-    }
-}
-
 fn partition(
     graph: &Graph,
     order: &[NodeId],
@@ -210,9 +156,9 @@ fn partition(
         if is_output(id) {
             materialised.insert(id);
         }
-        match classify(&node.op) {
-            Class::Leaf => {}
-            Class::Anchor => {
+        match node.op.fusion_class() {
+            FusionClass::Leaf => {}
+            FusionClass::Anchor => {
                 let fusable = matches!(node.op, Op::Reduce { .. } | Op::MatMul);
                 let mut end = id;
                 let mut chain = Vec::new();
@@ -223,7 +169,9 @@ fn partition(
                             break;
                         }
                         let u = graph.node(us[0])?;
-                        if !is_elementwise(&u.op) || u.shape() != node.shape() {
+                        if !matches!(u.op.fusion_class(), FusionClass::Elementwise { .. })
+                            || u.shape() != node.shape()
+                        {
                             break;
                         }
                         end = us[0];
@@ -239,11 +187,11 @@ fn partition(
                     epilogue.insert(end, (id, chain));
                 }
             }
-            Class::Compute(_) if options.eager => {
+            FusionClass::Elementwise { .. } | FusionClass::Compute { .. } if options.eager => {
                 materialised.insert(id);
             }
-            Class::View if options.eager => {}
-            Class::Compute(own) => {
+            FusionClass::View if options.eager => {}
+            FusionClass::Elementwise { cost: own } | FusionClass::Compute { cost: own } => {
                 if in_chain.contains(&id) || epilogue.contains_key(&id) {
                     continue;
                 }
@@ -255,7 +203,7 @@ fn partition(
                 }
                 cost.insert(id, total);
             }
-            Class::View => {
+            FusionClass::View => {
                 let total = operand_cost(graph, id, &cost, &materialised, &epilogue);
                 cost.insert(id, total);
             }

@@ -73,16 +73,6 @@ fn op_key(op: &Op) -> Option<OpKey> {
     })
 }
 
-/// True for ops whose two operands may be swapped without changing any result bit.
-/// (`max`/`min` are left out: which zero they return for `max(0.0, -0.0)` depends on order.)
-fn commutative(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Binary(BinaryOp::Add | BinaryOp::Mul | BinaryOp::Eq | BinaryOp::Ne)
-            | Op::Binary(BinaryOp::And | BinaryOp::Or)
-    )
-}
-
 /// Merges structurally identical nodes; returns how many nodes were merged away.
 pub fn cse(graph: &mut Graph) -> Result<usize> {
     let mut seen: HashMap<(OpKey, TensorType, Vec<NodeId>), NodeId> = HashMap::new();
@@ -93,7 +83,7 @@ pub fn cse(graph: &mut Graph) -> Result<usize> {
             continue;
         };
         let mut operands = graph.operands(id);
-        if commutative(&node.op) {
+        if matches!(&node.op, Op::Binary(b) if b.is_commutative()) {
             operands.sort_unstable();
         }
         let full = (key, node.ty.clone(), operands);

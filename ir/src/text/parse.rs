@@ -454,7 +454,7 @@ fn op_templates() -> Vec<Op> {
     ];
     ops.extend(UnaryOp::ALL.map(Op::Unary));
     ops.extend(BinaryOp::ALL.map(Op::Binary));
-    ops.extend([ReduceOp::Sum, ReduceOp::Max].map(|op| Op::Reduce {
+    ops.extend(ReduceOp::ALL.map(|op| Op::Reduce {
         op,
         axes: AxisList::new(),
     }));

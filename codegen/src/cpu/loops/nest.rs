@@ -13,14 +13,10 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use cranelift_module::FuncId;
 use kiln_ir::kernel::{Body, InstKind};
-use kiln_ir::{BinaryOp, UnaryOp};
 
 use super::body::{clif, flags, vec_of, Env};
 use crate::cpu::jit::Jit;
-use crate::cpu::math::{
-    emit_cos_with, emit_exp_with, emit_log_with, emit_pow_with, emit_sin_with, emit_tanh_with,
-    Consts,
-};
+use crate::cpu::math::{emit_math, Consts};
 use crate::error::Result;
 
 /// The function being emitted: its arguments, the shared [`Env`] and the error exit.
@@ -112,30 +108,21 @@ fn prepare_math(b: &mut FunctionBuilder, c: &mut Consts, body: &Body) -> Result<
             continue;
         }
         let tys = [Some(clif(inst.dtype)), vec_of(inst.dtype)];
+        let math = match &inst.kind {
+            InstKind::Unary(op, _) => op.math(),
+            InstKind::Binary(op, _, _) => op.math(),
+            InstKind::Load { .. }
+            | InstKind::Const(_)
+            | InstKind::Index(_)
+            | InstKind::InRange { .. }
+            | InstKind::Select(..)
+            | InstKind::Cast(_)
+            | InstKind::Random { .. }
+            | InstKind::Acc => None,
+        };
+        let Some(f) = math else { continue };
         for ty in tys.into_iter().flatten() {
-            match &inst.kind {
-                InstKind::Unary(op, _) => match op {
-                    UnaryOp::Exp => c.prepare(b, ty, emit_exp_with)?,
-                    UnaryOp::Log => c.prepare(b, ty, emit_log_with)?,
-                    UnaryOp::Sin => c.prepare(b, ty, emit_sin_with)?,
-                    UnaryOp::Cos => c.prepare(b, ty, emit_cos_with)?,
-                    UnaryOp::Tanh => c.prepare(b, ty, emit_tanh_with)?,
-                    UnaryOp::Neg | UnaryOp::Sqrt | UnaryOp::Recip | UnaryOp::Abs | UnaryOp::Not => {
-                    }
-                },
-                InstKind::Binary(BinaryOp::Pow, _, _) => {
-                    c.prepare(b, ty, |b, c, x| emit_pow_with(b, c, x, x))?
-                }
-                InstKind::Binary(..)
-                | InstKind::Load { .. }
-                | InstKind::Const(_)
-                | InstKind::Index(_)
-                | InstKind::InRange { .. }
-                | InstKind::Select(..)
-                | InstKind::Cast(_)
-                | InstKind::Random { .. }
-                | InstKind::Acc => {}
-            }
+            c.prepare(b, ty, |b, c, x| emit_math(b, c, f, &[x, x][..f.arity()]))?;
         }
     }
     Ok(())

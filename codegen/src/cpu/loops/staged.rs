@@ -66,15 +66,7 @@ pub(super) type Consume<'a> = dyn FnMut(&mut FunctionBuilder, &mut Fx, Value, Va
 
 /// The routine of a transcendental f32 unary op, if it has one here.
 fn routine(op: UnaryOp) -> Option<MapFn> {
-    let f = match op {
-        UnaryOp::Exp => UnaryFn::Exp,
-        UnaryOp::Log => UnaryFn::Log,
-        UnaryOp::Sin => UnaryFn::Sin,
-        UnaryOp::Cos => UnaryFn::Cos,
-        UnaryOp::Tanh => UnaryFn::Tanh,
-        UnaryOp::Neg | UnaryOp::Sqrt | UnaryOp::Recip | UnaryOp::Abs | UnaryOp::Not => return None,
-    };
-    map_fn(f)
+    map_fn(UnaryFn::of(op.math()?)?)
 }
 
 impl Stages {

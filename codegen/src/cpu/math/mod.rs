@@ -84,6 +84,7 @@ use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Type, 
 use cranelift_frontend::FunctionBuilder;
 
 use crate::error::{CodegenError, Result};
+use kiln_ir::MathFn;
 
 pub use pow::emit_pow_with;
 
@@ -212,6 +213,49 @@ impl UnaryFn {
             UnaryFn::Tanh => emit_tanh_with(b, c, x),
             UnaryFn::Sigmoid => emit_sigmoid_with(b, c, x),
         }
+    }
+}
+
+impl UnaryFn {
+    /// The routine of the IR's one-argument math function `f` (`None` for `pow`).
+    pub fn of(f: MathFn) -> Option<UnaryFn> {
+        match f {
+            MathFn::Exp => Some(UnaryFn::Exp),
+            MathFn::Log => Some(UnaryFn::Log),
+            MathFn::Sin => Some(UnaryFn::Sin),
+            MathFn::Cos => Some(UnaryFn::Cos),
+            MathFn::Tanh => Some(UnaryFn::Tanh),
+            MathFn::Pow => None,
+        }
+    }
+}
+
+/// The CPU backend's lowering of [`MathFn`]: emits `f` applied to `args` (one value; two for
+/// `pow`), with constants from `c`.
+///
+/// # Errors
+/// [`CodegenError`] when `args` does not hold `f`'s arity of values, or the emitter rejects
+/// their type.
+pub fn emit_math(
+    b: &mut FunctionBuilder,
+    c: &mut Consts,
+    f: MathFn,
+    args: &[Value],
+) -> Result<Value> {
+    match (f, args) {
+        (MathFn::Pow, &[x, y]) => emit_pow_with(b, c, x, y),
+        (_, &[x]) => match UnaryFn::of(f) {
+            Some(u) => u.emit(b, c, x),
+            None => Err(arity_error(f, 1)),
+        },
+        _ => Err(arity_error(f, args.len())),
+    }
+}
+
+fn arity_error(f: MathFn, given: usize) -> CodegenError {
+    CodegenError::Unsupported {
+        backend: "cpu",
+        what: format!("{f:?} of {given} argument(s) (it takes {})", f.arity()),
     }
 }
 

@@ -209,7 +209,11 @@ avx2_maps! {
     kiln_cos_f32_avx2, cos_avx2, trig::cos;
     /// tanh x over an array (AVX2 + FMA).
     kiln_tanh_f32_avx2, tanh_avx2, hyper::tanh;
-    /// The logistic sigmoid over an array (AVX2 + FMA).
+}
+
+#[cfg(feature = "testing")]
+avx2_maps! {
+    /// The logistic sigmoid over an array (AVX2 + FMA; tests and benchmarks only).
     kiln_sigmoid_f32_avx2, sigmoid_avx2, hyper::sigmoid;
 }
 
@@ -225,6 +229,7 @@ pub fn map_fn(f: UnaryFn) -> Option<MapFn> {
                 UnaryFn::Sin => kiln_sin_f32_avx2,
                 UnaryFn::Cos => kiln_cos_f32_avx2,
                 UnaryFn::Tanh => kiln_tanh_f32_avx2,
+                #[cfg(feature = "testing")]
                 UnaryFn::Sigmoid => kiln_sigmoid_f32_avx2,
             });
         }

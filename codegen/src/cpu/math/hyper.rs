@@ -70,7 +70,8 @@ pub(crate) fn tanh<L: Lanes>(e: &mut L, x: L::V) -> L::V {
 
 /// sigmoid x = 1/(1 + e^-x) for x ≥ 0 and e^x/(1 + e^x) for x < 0, both written with
 /// t = e^-|x| ≤ 1 so that nothing overflows and tiny results for very negative x (down to
-/// subnormals) keep their relative accuracy.
+/// subnormals) keep their relative accuracy. Tests and benchmarks only (the IR has no sigmoid).
+#[cfg(feature = "testing")]
 pub(crate) fn sigmoid<L: Lanes>(e: &mut L, x: L::V) -> L::V {
     let ax = e.abs(x);
     let zero = e.k(0.0);

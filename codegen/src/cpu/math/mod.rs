@@ -1,4 +1,6 @@
-//! Vectorised elementwise math emitted as inline CLIF: exp, log, sin, cos, tanh, sigmoid, pow.
+//! Vectorised elementwise math emitted as inline CLIF: exp, log, sin, cos, tanh, pow, and
+//! (with the `testing` feature, for the accuracy tests and benchmarks only: the IR has no
+//! sigmoid op, the API composes it) sigmoid.
 //!
 //! Cranelift has no transcendental instructions, so each function is emitted as a short
 //! straight-line sequence of FMAs, bit operations and selects (no branches, no calls), working
@@ -61,7 +63,7 @@
 //! the current position and later requests reuse the SSA value, so a function emitted several
 //! times (unrolled loops, tanh and sigmoid calling exp) does not repeat its constants in the
 //! CLIF. A caller that emits a loop calls [`Consts::prepare`] in the loop's preheader (see
-//! [`crate::cpu::kernels`]) so that all constants are defined once, outside the loop; a table
+//! `cpu/loops/nest.rs`) so that all constants are defined once, outside the loop; a table
 //! must only be used where its values dominate the use (one table per preheader).
 //!
 //! What Cranelift 0.135 then does with them (seen in `examples/math_disasm.rs`): at
@@ -176,12 +178,14 @@ pub enum UnaryFn {
     Cos,
     /// Hyperbolic tangent.
     Tanh,
-    /// Logistic function 1 / (1 + e^-x).
+    /// Logistic function 1 / (1 + e^-x) (tests and benchmarks only).
+    #[cfg(feature = "testing")]
     Sigmoid,
 }
 
 impl UnaryFn {
     /// All functions, for tests and benchmarks.
+    #[cfg(feature = "testing")]
     pub const ALL: [UnaryFn; 6] = [
         UnaryFn::Exp,
         UnaryFn::Log,
@@ -199,6 +203,7 @@ impl UnaryFn {
             UnaryFn::Sin => "sin",
             UnaryFn::Cos => "cos",
             UnaryFn::Tanh => "tanh",
+            #[cfg(feature = "testing")]
             UnaryFn::Sigmoid => "sigmoid",
         }
     }
@@ -211,6 +216,7 @@ impl UnaryFn {
             UnaryFn::Sin => emit_sin_with(b, c, x),
             UnaryFn::Cos => emit_cos_with(b, c, x),
             UnaryFn::Tanh => emit_tanh_with(b, c, x),
+            #[cfg(feature = "testing")]
             UnaryFn::Sigmoid => emit_sigmoid_with(b, c, x),
         }
     }
@@ -290,7 +296,11 @@ unary_entry_points! {
     emit_cos, emit_cos_with, trig::cos, "cos";
     /// Emits tanh(x).
     emit_tanh, emit_tanh_with, hyper::tanh, "tanh";
-    /// Emits the logistic sigmoid 1 / (1 + e^-x).
+}
+
+#[cfg(feature = "testing")]
+unary_entry_points! {
+    /// Emits the logistic sigmoid 1 / (1 + e^-x) (tests and benchmarks only).
     emit_sigmoid, emit_sigmoid_with, hyper::sigmoid, "sigmoid";
 }
 

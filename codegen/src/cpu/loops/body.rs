@@ -161,15 +161,37 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Per-row values of a [`Plan`]: uniform instructions as scalars (and their splats for vector
-/// code), and for each per-point load its row address, for each per-point affine its row value.
-pub(super) struct Row {
+/// One row of a [`Plan`], as emitted: the plan itself and the row's coordinates (so that
+/// per-point code cannot be given another body's row), uniform instructions as scalars (and
+/// their splats for vector code), and for each per-point load its row address, for each
+/// per-point affine its row value. What every per-point emitter reads.
+pub(super) struct Row<'p> {
+    /// The body and its inner axis.
+    pub plan: &'p Plan<'p>,
+    /// The row's coordinates, one i64 per axis (the inner axis's entry is unused).
+    pub coords: Vec<Value>,
     vals: Vec<Option<Value>>,
     base: Vec<Option<Value>>,
     splats: Vec<Option<Value>>,
 }
 
-impl Row {
+/// Where per-point code is emitted: the inner coordinate `j` (the first lane in vector mode),
+/// scalar or vector, and [`InstKind::Acc`]'s value there when it is not uniform.
+#[derive(Clone, Copy)]
+pub(super) struct Point {
+    pub j: Value,
+    pub mode: Mode,
+    pub acc: Option<Value>,
+}
+
+impl Point {
+    /// Inner coordinate `j` in `mode`, with no per-point `Acc`.
+    pub fn at(j: Value, mode: Mode) -> Point {
+        Point { j, mode, acc: None }
+    }
+}
+
+impl Row<'_> {
     /// The scalar value of a uniform instruction.
     pub fn value(&self, v: Val) -> Result<Value> {
         get(&self.vals, v)
@@ -184,15 +206,17 @@ impl Row {
 
 /// Emits the row part of `plan` at the coordinates `coords` (one i64 per axis; the inner
 /// axis's entry is ignored). `acc` is the value of [`InstKind::Acc`] when it is uniform.
-pub(super) fn emit_row(
+pub(super) fn emit_row<'p>(
     b: &mut FunctionBuilder,
     env: &mut Env,
-    plan: &Plan,
+    plan: &'p Plan<'p>,
     coords: &[Value],
     acc: Option<Value>,
-) -> Result<Row> {
+) -> Result<Row<'p>> {
     let n = plan.body.insts.len();
     let mut row = Row {
+        plan,
+        coords: coords.to_vec(),
         vals: vec![None; n],
         base: vec![None; n],
         splats: vec![None; n],
@@ -231,18 +255,11 @@ pub(super) fn emit_row(
         row.base[i] = base;
         if plan.uniform[i] {
             let inner_coord = b.ins().iconst(types::I64, 0);
-            let v = emit_inst(
-                b,
-                env,
-                plan,
-                &row,
-                &row.vals,
-                i,
-                inner_coord,
-                Mode::Scalar,
+            let at = Point {
                 acc,
-                coords,
-            )?;
+                ..Point::at(inner_coord, Mode::Scalar)
+            };
+            let v = emit_inst(b, env, &row, &row.vals, i, at)?;
             row.vals[i] = Some(v);
         }
     }
@@ -251,7 +268,8 @@ pub(super) fn emit_row(
 
 /// Splats, at the current position (the row's block), every uniform value that per-point
 /// vector code of type `vty` uses.
-pub(super) fn emit_splats(b: &mut FunctionBuilder, plan: &Plan, row: &mut Row, vty: Type) {
+pub(super) fn emit_splats(b: &mut FunctionBuilder, row: &mut Row, vty: Type) {
+    let plan = row.plan;
     let mut used = vec![false; plan.body.insts.len()];
     let mut mark = |v: &Val| {
         if let Some(u) = used.get_mut(v.0 as usize) {
@@ -303,20 +321,15 @@ fn splat(b: &mut FunctionBuilder, d: DType, x: Value, vty: Type) -> Value {
     }
 }
 
-/// Emits the per-point part at inner coordinate `j` (the first lane in vector mode) and returns
-/// the body's result. `acc` is [`InstKind::Acc`]'s value at this point when it is not uniform.
-#[allow(clippy::too_many_arguments)]
+/// Emits the per-point part of `row` at `at` and returns the body's result.
 pub(super) fn emit_point(
     b: &mut FunctionBuilder,
     env: &mut Env,
-    plan: &Plan,
     row: &Row,
-    j: Value,
-    mode: Mode,
-    acc: Option<Value>,
-    coords: &[Value],
+    at: Point,
 ) -> Result<Value> {
-    let mut cur: Vec<Option<Value>> = match mode {
+    let plan = row.plan;
+    let mut cur: Vec<Option<Value>> = match at.mode {
         Mode::Scalar => row.vals.clone(),
         Mode::Vector(_) => row.splats.clone(),
     };
@@ -324,7 +337,7 @@ pub(super) fn emit_point(
         if plan.uniform[i] {
             continue;
         }
-        let v = emit_inst(b, env, plan, row, &cur, i, j, mode, acc, coords)?;
+        let v = emit_inst(b, env, row, &cur, i, at)?;
         cur[i] = Some(v);
     }
     get(&cur, plan.body.result)
@@ -357,11 +370,11 @@ pub(super) fn buffer(env: &Env, i: usize) -> Result<Value> {
 /// inner stride times `j`), ignoring its mask.
 pub(super) fn load_address(
     b: &mut FunctionBuilder,
-    plan: &Plan,
     row: &Row,
     i: usize,
     j: Value,
 ) -> Result<Value> {
+    let plan = row.plan;
     let inst = &plan.body.insts[i];
     let InstKind::Load { view, .. } = &inst.kind else {
         return Err(unsupported(format!("v{i} is not a load")));
@@ -372,20 +385,17 @@ pub(super) fn load_address(
     Ok(b.ins().iadd(base, t))
 }
 
-/// Instruction `i` in `mode` at inner coordinate `j`, its operands taken from `cur`.
-#[allow(clippy::too_many_arguments)]
+/// Instruction `i` of `row`'s body at `at`, its operands taken from `cur`.
 pub(super) fn emit_inst(
     b: &mut FunctionBuilder,
     env: &mut Env,
-    plan: &Plan,
     row: &Row,
     cur: &[Option<Value>],
     i: usize,
-    j: Value,
-    mode: Mode,
-    acc: Option<Value>,
-    coords: &[Value],
+    at: Point,
 ) -> Result<Value> {
+    let Point { j, mode, acc } = at;
+    let (plan, coords) = (row.plan, &row.coords);
     let inst = &plan.body.insts[i];
     let d = inst.dtype;
     let inner_coef = |coefs: &[isize]| coef(coefs, plan.inner);

@@ -13,8 +13,8 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::kernel::{Body, View};
 use kiln_ir::DType;
 
-use super::body::{buffer, cast, clif, emit_point, emit_row, flags, Mode, Plan};
-use super::map::{emit_map, map_extent, rows};
+use super::body::{buffer, cast, clif, emit_point, emit_row, flags, Mode, Plan, Point};
+use super::map::{emit_map, map_extent, rows, Map};
 use super::nest::{for_loop, k64, offset, unflatten, Fx};
 use crate::error::Result;
 
@@ -97,7 +97,7 @@ pub(super) fn emit_gather(
         let zero = k64(b, 0);
         let n_v = k64(b, n);
         for_loop(b, zero, n_v, 1, &[], |b, j, _| {
-            let iv = emit_point(b, &mut fx.env, &plan, &rv, j, Mode::Scalar, None, &coords)?;
+            let iv = emit_point(b, &mut fx.env, &rv, Point::at(j, Mode::Scalar))?;
             let iv = cast(b, idx_dtype, DType::I64, iv);
             let flat = b.ins().iadd(first, j);
             check(b, fx, iv, size, flat);
@@ -142,7 +142,15 @@ pub(super) fn emit_scatter(
 ) -> Result<()> {
     let lo = k64(b, 0);
     let hi = k64(b, map_extent(s.out_shape));
-    emit_map(b, fx, s.out_shape, s.base, out, None, s.dtype, None, lo, hi)?;
+    let base = Map {
+        dims: s.out_shape,
+        body: s.base,
+        out,
+        out_buffer: None,
+        out_dtype: s.dtype,
+        acc: None,
+    };
+    emit_map(b, fx, &base, lo, hi)?;
     let rank = s.shape.len();
     let inner = rank.saturating_sub(1);
     let n = s.shape.get(inner).copied().unwrap_or(1);
@@ -180,29 +188,11 @@ pub(super) fn emit_scatter(
         let zero = k64(b, 0);
         let n_v = k64(b, n);
         for_loop(b, zero, n_v, 1, &[], |b, j, _| {
-            let iv = emit_point(
-                b,
-                &mut fx.env,
-                &iplan,
-                &irow,
-                j,
-                Mode::Scalar,
-                None,
-                &coords,
-            )?;
+            let iv = emit_point(b, &mut fx.env, &irow, Point::at(j, Mode::Scalar))?;
             let iv = cast(b, idx_dtype, DType::I64, iv);
             let flat = b.ins().iadd(first, j);
             check(b, fx, iv, size, flat);
-            let v = emit_point(
-                b,
-                &mut fx.env,
-                &splan,
-                &srow,
-                j,
-                Mode::Scalar,
-                None,
-                &coords,
-            )?;
+            let v = emit_point(b, &mut fx.env, &srow, Point::at(j, Mode::Scalar))?;
             let v = cast(b, src_dtype, d, v);
             let a = b.ins().imul_imm_s(iv, o_axis);
             let c = b.ins().imul_imm_s(j, o_inner);

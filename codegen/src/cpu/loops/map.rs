@@ -14,9 +14,11 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::kernel::{Body, InstKind};
 use kiln_ir::DType;
 
-use super::body::{cast, clif, emit_point, emit_row, emit_splats, flags, vec_of, Mode, Plan};
+use super::body::{
+    cast, clif, emit_point, emit_row, emit_splats, flags, vec_of, Mode, Plan, Point,
+};
 use super::nest::{for_loop, k64, numel, offset, unflatten, Fx};
-use super::staged::{emit_staged, Stages};
+use super::staged::{emit_staged, StagedRow, Stages};
 use crate::error::Result;
 
 /// Vectors per iteration of the unrolled loop.
@@ -55,6 +57,23 @@ pub(super) struct AccSource {
     pub dtype: DType,
 }
 
+/// A map to emit: its index space and body, and where its results go.
+#[derive(Clone, Copy)]
+pub(super) struct Map<'a> {
+    /// The row-major index space.
+    pub dims: &'a [usize],
+    /// `out[p] = body(p)`.
+    pub body: &'a Body,
+    /// The output's base address.
+    pub out: Value,
+    /// The output's buffer index when known (an in-place update may read it).
+    pub out_buffer: Option<usize>,
+    /// The output's dtype.
+    pub out_dtype: DType,
+    /// Where [`InstKind::Acc`] comes from (gemm epilogues), if the body reads it per point.
+    pub acc: Option<AccSource>,
+}
+
 /// The dtype of the body's `Acc` instruction, if it has one.
 fn acc_dtype(body: &Body) -> Option<DType> {
     body.insts
@@ -83,20 +102,21 @@ pub(super) fn map_vectorises(
 /// (all axes but the last), or, when [`map_chunk`] splits the innermost axis into chunks of `C`,
 /// `(row, chunk)` pairs in row-major order, chunk `c` covering inner positions
 /// `[c * C, min((c + 1) * C, n))`. Disjoint ranges write disjoint output elements.
-/// `out_buffer` is the output's buffer index when known (an in-place update may read it).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn emit_map(
     b: &mut FunctionBuilder,
     fx: &mut Fx,
-    dims: &[usize],
-    body: &Body,
-    out: Value,
-    out_buffer: Option<usize>,
-    out_dtype: DType,
-    acc: Option<AccSource>,
+    map: &Map,
     lo: Value,
     hi: Value,
 ) -> Result<()> {
+    let Map {
+        dims,
+        body,
+        out,
+        out_buffer,
+        out_dtype,
+        acc,
+    } = *map;
     let r = dims.len();
     let inner = r.checked_sub(1);
     let n = inner.map_or(1, |k| dims[k]);
@@ -143,45 +163,36 @@ pub(super) fn emit_map(
         let n_v = j1;
         let mut j = j0;
         if let (Some(vty), Some(stages)) = (vty, staged.as_ref()) {
-            emit_splats(b, &plan, &mut rv, vty);
+            emit_splats(b, &mut rv, vty);
             // Whole vectors through the staged tiles, the rest through the scalar tail.
             let lanes = i64::from(vty.lane_count());
             let span = b.ins().isub(n_v, j);
             let whole = b.ins().band_imm_s(span, !(lanes - 1));
             let j_end = b.ins().iadd(j, whole);
-            emit_staged(
-                b,
-                fx,
-                &plan,
+            let run = StagedRow {
                 stages,
-                &rv,
-                &coords,
-                Some(out_row),
+                row: &rv,
+                out_row: Some(out_row),
                 vty,
-                j,
+                j0: j,
                 j_end,
-                &[],
-                &mut |_, _, _, _, _, c| Ok(c.to_vec()),
-            )?;
+            };
+            emit_staged(b, fx, &run, &[], &mut |_, _, _, _, _, c| Ok(c.to_vec()))?;
             j = j_end;
         } else if let Some(vty) = vty {
-            emit_splats(b, &plan, &mut rv, vty);
+            emit_splats(b, &mut rv, vty);
             let lanes = i64::from(vty.lane_count());
             for unroll in [UNROLL, 1] {
                 let (end, _) = for_loop(b, j, n_v, lanes * unroll, &[], |b, j, _| {
                     for u in 0..unroll {
                         let jj = b.ins().iadd_imm_s(j, u * lanes);
                         let a = load_acc(b, acc_row, jj, vty, want_acc);
-                        let v = emit_point(
-                            b,
-                            &mut fx.env,
-                            &plan,
-                            &rv,
-                            jj,
-                            Mode::Vector(vty),
-                            a,
-                            &coords,
-                        )?;
+                        let at = Point {
+                            j: jj,
+                            mode: Mode::Vector(vty),
+                            acc: a,
+                        };
+                        let v = emit_point(b, &mut fx.env, &rv, at)?;
                         let p = offset(b, out_row, jj, osz);
                         b.ins().store(flags(), v, p, 0);
                     }
@@ -192,7 +203,12 @@ pub(super) fn emit_map(
         }
         for_loop(b, j, n_v, 1, &[], |b, j, _| {
             let a = load_acc(b, acc_row, j, clif(want_acc.unwrap_or(out_dtype)), want_acc);
-            let v = emit_point(b, &mut fx.env, &plan, &rv, j, Mode::Scalar, a, &coords)?;
+            let at = Point {
+                j,
+                mode: Mode::Scalar,
+                acc: a,
+            };
+            let v = emit_point(b, &mut fx.env, &rv, at)?;
             let p = offset(b, out_row, j, osz);
             b.ins().store(flags(), v, p, 0);
             Ok(vec![])

@@ -73,7 +73,7 @@ use kiln_ir::DType;
 use self::body::{buffer, unsupported};
 use self::canon::canonicalize;
 use self::index::{emit_gather, emit_scatter, GatherParts, ScatterParts};
-use self::map::{emit_map, map_extent, map_vectorises, rows, AccSource};
+use self::map::{emit_map, map_extent, map_vectorises, rows, AccSource, Map};
 use self::nest::{define, numel, Fx};
 use self::reduce::{emit_argmax, emit_reduce, Reduction};
 use crate::cpu::jit::Jit;
@@ -117,20 +117,16 @@ pub fn compile_loop_kernel(
         KernelKind::Elementwise { shape, body, .. } => {
             let (dims, body) = canon_map(shape.dims(), body);
             let func = define(jit, name, &used, &[&body], |b, fx| {
-                let out = buffer(&fx.env, out_id)?;
-                let (lo, hi) = (fx.start, fx.end);
-                emit_map(
-                    b,
-                    fx,
-                    &dims,
-                    &body,
-                    out,
-                    Some(out_id),
+                let map = Map {
+                    dims: &dims,
+                    body: &body,
+                    out: buffer(&fx.env, out_id)?,
+                    out_buffer: Some(out_id),
                     out_dtype,
-                    None,
-                    lo,
-                    hi,
-                )
+                    acc: None,
+                };
+                let (lo, hi) = (fx.start, fx.end);
+                emit_map(b, fx, &map, lo, hi)
             })?;
             Ok(LoopKernel {
                 func,
@@ -302,24 +298,19 @@ pub fn compile_gemm_epilogue(
         &used,
         &[epilogue],
         |b: &mut FunctionBuilder, fx: &mut Fx| {
-            let outp = buffer(&fx.env, out_id)?;
-            let acc = AccSource {
-                ptr: buffer(&fx.env, acc_index)?,
-                dtype: acc_dtype,
+            let map = Map {
+                dims: &dims,
+                body: epilogue,
+                out: buffer(&fx.env, out_id)?,
+                out_buffer: None,
+                out_dtype,
+                acc: Some(AccSource {
+                    ptr: buffer(&fx.env, acc_index)?,
+                    dtype: acc_dtype,
+                }),
             };
             let (lo, hi) = (fx.start, fx.end);
-            emit_map(
-                b,
-                fx,
-                &dims,
-                epilogue,
-                outp,
-                None,
-                out_dtype,
-                Some(acc),
-                lo,
-                hi,
-            )
+            emit_map(b, fx, &map, lo, hi)
         },
     )?;
     Ok(Some(LoopKernel {

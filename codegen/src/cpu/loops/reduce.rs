@@ -23,10 +23,12 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::kernel::Body;
 use kiln_ir::{DType, ReduceOp};
 
-use super::body::{cast, clif, emit_point, emit_row, emit_splats, flags, vec_of, Mode, Plan, Row};
+use super::body::{
+    cast, clif, emit_point, emit_row, emit_splats, flags, vec_of, Mode, Plan, Point, Row,
+};
 use super::map::UNROLL;
 use super::nest::{for_loop, k64, numel, offset, unflatten, Fx};
-use super::staged::{emit_staged, Stages};
+use super::staged::{emit_staged, StagedRow, Stages};
 use crate::error::Result;
 
 /// A reduction kernel's parts.
@@ -232,48 +234,34 @@ fn inner_reduced(
                 // Whole vectors through the staged tiles: each tile's values are accumulated
                 // from its result array by `accumulate_vectors`, as in the plain branch below
                 // (tiles start at multiples of 4 vectors), so the sums are the same bits.
-                emit_splats(b, &plan, &mut rv, vty);
+                emit_splats(b, &mut rv, vty);
                 let lanes = i64::from(vty.lane_count());
                 let j_end = k64(b, n / lanes as usize * lanes as usize);
                 let vaccs = accs[..UNROLL as usize].to_vec();
                 let op = red.op;
-                let vaccs = emit_staged(
-                    b,
-                    fx,
-                    &plan,
+                let run = StagedRow {
                     stages,
-                    &rv,
-                    &coords,
-                    None,
+                    row: &rv,
+                    out_row: None,
                     vty,
-                    j,
+                    j0: j,
                     j_end,
-                    &vaccs,
-                    &mut |b, _, _, len, array, a| {
-                        let zero = k64(b, 0);
-                        let mut load = |b: &mut FunctionBuilder, k: Value| {
-                            let p = offset(b, array, k, 4);
-                            Ok(b.ins().load(vty, flags(), p, 0))
-                        };
-                        Ok(accumulate_vectors(b, op, d, lanes, zero, len, a, &mut load)?.1)
-                    },
-                )?;
+                };
+                let vaccs = emit_staged(b, fx, &run, &vaccs, &mut |b, _, _, len, array, a| {
+                    let zero = k64(b, 0);
+                    let mut load = |b: &mut FunctionBuilder, k: Value| {
+                        let p = offset(b, array, k, 4);
+                        Ok(b.ins().load(vty, flags(), p, 0))
+                    };
+                    Ok(accumulate_vectors(b, op, d, lanes, zero, len, a, &mut load)?.1)
+                })?;
                 accs[..UNROLL as usize].copy_from_slice(&vaccs);
                 j = j_end;
             } else if let Some(vty) = vty {
-                emit_splats(b, &plan, &mut rv, vty);
+                emit_splats(b, &mut rv, vty);
                 let lanes = i64::from(vty.lane_count());
                 let mut point = |b: &mut FunctionBuilder, jj: Value| {
-                    emit_point(
-                        b,
-                        &mut fx.env,
-                        &plan,
-                        &rv,
-                        jj,
-                        Mode::Vector(vty),
-                        None,
-                        &coords,
-                    )
+                    emit_point(b, &mut fx.env, &rv, Point::at(jj, Mode::Vector(vty)))
                 };
                 let vaccs = accs[..UNROLL as usize].to_vec();
                 let (end, vaccs) =
@@ -283,7 +271,7 @@ fn inner_reduced(
             }
             let last = accs.len() - 1;
             let (_, s) = for_loop(b, j, n_v, 1, &accs[last..], |b, j, a| {
-                let v = emit_point(b, &mut fx.env, &plan, &rv, j, Mode::Scalar, None, &coords)?;
+                let v = emit_point(b, &mut fx.env, &rv, Point::at(j, Mode::Scalar))?;
                 let v = cast(b, d, ad, v);
                 Ok(vec![combine(b, red.op, ad, a[0], v)])
             })?;
@@ -305,7 +293,7 @@ fn inner_reduced(
         let acc = cast(b, ad, d, acc);
         let coords = merge_coords(b, rank, &[(&kept, &kc)]);
         let erow = emit_row(b, &mut fx.env, &eplan, &coords, Some(acc))?;
-        let v = erow_result(&erow, &eplan)?;
+        let v = erow_result(&erow)?;
         let p = offset(b, out, o, osz);
         b.ins().store(flags(), v, p, 0);
         Ok(vec![])
@@ -313,8 +301,9 @@ fn inner_reduced(
     Ok(())
 }
 
-fn erow_result(row: &Row, plan: &Plan) -> Result<Value> {
-    row.value(plan.body.result)
+/// The result of a body evaluated entirely per row.
+fn erow_result(row: &Row) -> Result<Value> {
+    row.value(row.plan.body.result)
 }
 
 fn inner_kept(
@@ -344,7 +333,7 @@ fn inner_kept(
         let ecoords = merge_coords(b, rank, &[(outer_kept, &kc)]);
         let mut erow = emit_row(b, &mut fx.env, &eplan, &ecoords, None)?;
         if let Some(v) = evec {
-            emit_splats(b, &eplan, &mut erow, v);
+            emit_splats(b, &mut erow, v);
         }
         let first = b.ins().imul_imm_s(o, n as i64);
         let out_row = offset(b, out, first, osz);
@@ -372,7 +361,7 @@ fn inner_kept(
                     let mut rv = emit_row(b, &mut fx.env, &plan, &coords, None)?;
                     let mode = match cty {
                         Some(v) => {
-                            emit_splats(b, &plan, &mut rv, v);
+                            emit_splats(b, &mut rv, v);
                             Mode::Vector(v)
                         }
                         None => Mode::Scalar,
@@ -380,7 +369,7 @@ fn inner_kept(
                     let mut a = a.to_vec();
                     for (u, acc) in a.iter_mut().enumerate() {
                         let jj = b.ins().iadd_imm_s(j, u as i64 * lanes);
-                        let v = emit_point(b, &mut fx.env, &plan, &rv, jj, mode, None, &coords)?;
+                        let v = emit_point(b, &mut fx.env, &rv, Point::at(jj, mode))?;
                         let v = if cty.is_some() { v } else { cast(b, d, ad, v) };
                         *acc = combine(b, red.op, eacc, *acc, v);
                     }
@@ -390,16 +379,11 @@ fn inner_kept(
                     let jj = b.ins().iadd_imm_s(j, u as i64 * lanes);
                     match (cty, evec) {
                         (Some(_), Some(v)) => {
-                            let y = emit_point(
-                                b,
-                                &mut fx.env,
-                                &eplan,
-                                &erow,
-                                jj,
-                                Mode::Vector(v),
-                                Some(acc),
-                                &ecoords,
-                            )?;
+                            let at = Point {
+                                acc: Some(acc),
+                                ..Point::at(jj, Mode::Vector(v))
+                            };
+                            let y = emit_point(b, &mut fx.env, &erow, at)?;
                             let p = offset(b, out_row, jj, osz);
                             b.ins().store(flags(), y, p, 0);
                         }
@@ -411,16 +395,11 @@ fn inner_kept(
                                     cast(b, ad, d, acc)
                                 };
                                 let jl = b.ins().iadd_imm_s(jj, l);
-                                let y = emit_point(
-                                    b,
-                                    &mut fx.env,
-                                    &eplan,
-                                    &erow,
-                                    jl,
-                                    Mode::Scalar,
-                                    Some(a),
-                                    &ecoords,
-                                )?;
+                                let at = Point {
+                                    acc: Some(a),
+                                    ..Point::at(jl, Mode::Scalar)
+                                };
+                                let y = emit_point(b, &mut fx.env, &erow, at)?;
                                 let p = offset(b, out_row, jl, osz);
                                 b.ins().store(flags(), y, p, 0);
                             }
@@ -466,21 +445,12 @@ pub(super) fn emit_argmax(
         }
         let rv = emit_row(b, &mut fx.env, &plan, &coords, None)?;
         let zero = k64(b, 0);
-        let v0 = emit_point(
-            b,
-            &mut fx.env,
-            &plan,
-            &rv,
-            zero,
-            Mode::Scalar,
-            None,
-            &coords,
-        )?;
+        let v0 = emit_point(b, &mut fx.env, &rv, Point::at(zero, Mode::Scalar))?;
         let one = k64(b, 1);
         let n_v = k64(b, n);
         let (_, best) = for_loop(b, one, n_v, 1, &[v0, zero], |b, k, a| {
             let (bv, bk) = (a[0], a[1]);
-            let v = emit_point(b, &mut fx.env, &plan, &rv, k, Mode::Scalar, None, &coords)?;
+            let v = emit_point(b, &mut fx.env, &rv, Point::at(k, Mode::Scalar))?;
             let take = if d.is_float() {
                 let v_nan = b.ins().fcmp(FloatCC::Unordered, v, v);
                 let b_num = b.ins().fcmp(FloatCC::Ordered, bv, bv);

@@ -26,7 +26,7 @@ use cranelift_frontend::FunctionBuilder;
 use kiln_ir::kernel::{InstKind, Val};
 use kiln_ir::{DType, UnaryOp};
 
-use super::body::{emit_inst, flags, load_address, Mode, Plan, Row};
+use super::body::{emit_inst, flags, load_address, Mode, Plan, Point, Row};
 use super::nest::{for_loop, offset, Fx};
 use crate::cpu::math::host::{map_fn, MapFn};
 use crate::cpu::math::UnaryFn;
@@ -200,25 +200,42 @@ fn operands(kind: &InstKind) -> Vec<Val> {
     }
 }
 
-/// Emits `body(j)` for inner positions `[j0, j_end)` of the current row, where `j_end - j0` is a
-/// multiple of the vector width, tile by tile: stored to `out_row[j]` when the stages go to the
-/// output, else handed to `consume` per tile with the values in `carry` carried from tile to
-/// tile (returned at the end).
-#[allow(clippy::too_many_arguments)]
+/// One row's staged vector code: what [`emit_staged`] runs, and where.
+pub(super) struct StagedRow<'a> {
+    /// The stages of the row's body.
+    pub stages: &'a Stages,
+    /// The row (its plan must be the one the stages were cut from).
+    pub row: &'a Row<'a>,
+    /// The output row the last stage stores to (`out_row[j]`), when the stages go to the
+    /// output.
+    pub out_row: Option<Value>,
+    /// The vector type of the per-point code.
+    pub vty: Type,
+    /// The first inner position.
+    pub j0: Value,
+    /// The end of the inner positions: `j_end - j0` is a multiple of the vector width.
+    pub j_end: Value,
+}
+
+/// Emits `body(j)` for the inner positions `[j0, j_end)` of `run`'s row, tile by tile: stored
+/// to `out_row[j]` when the stages go to the output, else handed to `consume` per tile with the
+/// values in `carry` carried from tile to tile (returned at the end).
 pub(super) fn emit_staged(
     b: &mut FunctionBuilder,
     fx: &mut Fx,
-    plan: &Plan,
-    stages: &Stages,
-    row: &Row,
-    coords: &[Value],
-    out_row: Option<Value>,
-    vty: Type,
-    j0: Value,
-    j_end: Value,
+    run: &StagedRow,
     carry: &[Value],
     consume: &mut Consume<'_>,
 ) -> Result<Vec<Value>> {
+    let StagedRow {
+        stages,
+        row,
+        out_row,
+        vty,
+        j0,
+        j_end,
+    } = *run;
+    let plan = row.plan;
     let out_row = match (stages.to_output, out_row) {
         (true, Some(o)) => Some(o),
         (false, _) => None,
@@ -267,12 +284,14 @@ pub(super) fn emit_staged(
                     let at = b.ins().imul_imm_s(k, lane_bytes);
                     let mut cur = row.vector_start();
                     let at = Fetch {
+                        stages,
+                        row,
+                        types_of: &types_of,
                         base,
                         at,
                         slot_bytes,
                         jj,
                         vty,
-                        coords,
                     };
                     // Values of earlier stages this stage reads.
                     for (i, inst) in plan.body.insts.iter().enumerate() {
@@ -281,15 +300,13 @@ pub(super) fn emit_staged(
                         }
                         for v in operands(&inst.kind) {
                             let v = v.0 as usize;
-                            fetch(b, fx, plan, stages, row, &types_of, &mut cur, v, stage, &at)?;
+                            fetch(b, fx, &at, &mut cur, v, stage)?;
                         }
                     }
                     let result = plan.body.result.0 as usize;
                     let last = stage == stages.cuts.len();
                     if last {
-                        fetch(
-                            b, fx, plan, stages, row, &types_of, &mut cur, result, stage, &at,
-                        )?;
+                        fetch(b, fx, &at, &mut cur, result, stage)?;
                     }
                     let at = at.at;
                     for i in 0..plan.body.insts.len() {
@@ -299,14 +316,10 @@ pub(super) fn emit_staged(
                         let v = emit_inst(
                             b,
                             &mut fx.env,
-                            plan,
                             row,
                             &cur,
                             i,
-                            jj,
-                            Mode::Vector(vty),
-                            None,
-                            coords,
+                            Point::at(jj, Mode::Vector(vty)),
                         )?;
                         cur[i] = Some(v);
                         if let Some(s) = stages.slot[i] {
@@ -333,7 +346,7 @@ pub(super) fn emit_staged(
                     _ => unreachable_cut()?,
                 };
                 let src = match (stages.direct_src[stage], stages.slot[arg]) {
-                    (true, _) => load_address(b, plan, row, arg, t)?,
+                    (true, _) => load_address(b, row, arg, t)?,
                     (false, Some(s)) => slot_addr(b, s),
                     (false, None) => return Err(no_array()),
                 };
@@ -362,31 +375,31 @@ fn no_array() -> crate::error::CodegenError {
     super::body::unsupported("staged map: a routine's argument or result has no array".into())
 }
 
-/// Where stage code reads earlier values at the current point.
+/// Where stage code reads earlier values at the current point: the stages and row, the tile
+/// arrays (their types so far, base address, this point's byte offset in each and their size)
+/// and the point.
 struct Fetch<'a> {
+    stages: &'a Stages,
+    row: &'a Row<'a>,
+    types_of: &'a [Option<Type>],
     base: Value,
     at: Value,
     slot_bytes: i64,
     jj: Value,
     vty: Type,
-    coords: &'a [Value],
 }
 
 /// Makes value `v` available in `cur` for stage `stage` if an earlier stage defined it: a load
 /// is emitted again, anything else comes from its tile array.
-#[allow(clippy::too_many_arguments)]
 fn fetch(
     b: &mut FunctionBuilder,
     fx: &mut Fx,
-    plan: &Plan,
-    stages: &Stages,
-    row: &Row,
-    types_of: &[Option<Type>],
+    at: &Fetch,
     cur: &mut [Option<Value>],
     v: usize,
     stage: usize,
-    at: &Fetch,
 ) -> Result<()> {
+    let (stages, plan) = (at.stages, at.row.plan);
     // A cut's value exists from the stage after it (its `def`); others after their stage.
     let from = if is_cut(stages, v) {
         stages.def[v]
@@ -400,19 +413,15 @@ fn fetch(
         let x = emit_inst(
             b,
             &mut fx.env,
-            plan,
-            row,
+            at.row,
             cur,
             v,
-            at.jj,
-            Mode::Vector(at.vty),
-            None,
-            at.coords,
+            Point::at(at.jj, Mode::Vector(at.vty)),
         )?;
         cur[v] = Some(x);
         return Ok(());
     }
-    load_slot(b, stages, types_of, cur, v, at.base, at.at, at.slot_bytes)
+    load_slot(b, at, cur, v)
 }
 
 fn is_cut(stages: &Stages, i: usize) -> bool {
@@ -426,23 +435,18 @@ fn unreachable_cut() -> Result<usize> {
 }
 
 /// Loads value `v` from its tile array into `cur` when it has one and is not computed yet.
-#[allow(clippy::too_many_arguments)]
 fn load_slot(
     b: &mut FunctionBuilder,
-    stages: &Stages,
-    types_of: &[Option<Type>],
+    at: &Fetch,
     cur: &mut [Option<Value>],
     v: usize,
-    base: Value,
-    at: Value,
-    slot_bytes: i64,
 ) -> Result<()> {
     if cur[v].is_some() {
         return Ok(());
     }
-    if let (Some(s), Some(ty)) = (stages.slot[v], types_of[v]) {
-        let p = b.ins().iadd_imm_s(base, s as i64 * slot_bytes);
-        let p = b.ins().iadd(p, at);
+    if let (Some(s), Some(ty)) = (at.stages.slot[v], at.types_of[v]) {
+        let p = b.ins().iadd_imm_s(at.base, s as i64 * at.slot_bytes);
+        let p = b.ins().iadd(p, at.at);
         cur[v] = Some(b.ins().load(ty, flags(), p, 0));
     }
     Ok(())

@@ -134,6 +134,17 @@ pub enum IrError {
         /// What went wrong.
         msg: String,
     },
+    /// A compiler invariant does not hold: always a kiln bug, never the user's fault (please
+    /// report it with the program that caused it).
+    #[error("internal error (a kiln bug): {context}: rule `{rule}`: {msg}")]
+    Internal {
+        /// Where it was found, e.g. `kernel IR: kernel k3`.
+        context: String,
+        /// The rule broken, as the checker's docs name it.
+        rule: &'static str,
+        /// What was found.
+        msg: String,
+    },
     /// Something kiln does not do (yet); the message says what.
     #[error("not supported: {0}")]
     Unsupported(String),

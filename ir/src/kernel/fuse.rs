@@ -72,6 +72,7 @@ impl LowerOptions {
 pub fn lower(graph: &Graph, outputs: &[NodeId], options: &LowerOptions) -> Result<Program> {
     let mut program = lower_unplanned(graph, outputs, options)?;
     program.plan = super::plan::plan_memory(&program);
+    program.verify()?;
     Ok(program)
 }
 

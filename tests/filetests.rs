@@ -7,6 +7,10 @@
 //! with a line diff; a file without a known `; test STAGE` header fails rather than being
 //! skipped. `KILN_BLESS=1 cargo test --release --test filetests` rewrites the expectations in
 //! place (the header and the graph are left as they are).
+//!
+//! The runner lives in the root crate so that a stage outside `kiln_ir::pipeline` (a later
+//! `; test cuda`, which needs the codegen crate) is one more case in [`parse_header`] and
+//! [`actual_output`].
 
 use kiln_ir::pipeline::{self, Stage, StageOptions};
 use std::path::{Path, PathBuf};

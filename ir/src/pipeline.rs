@@ -81,7 +81,7 @@ pub struct StageOptions {
     pub eager: bool,
 }
 
-/// Why a stage failed.
+/// Why a stage failed. (The [`IrError`]s are boxed to keep `Result`s small.)
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
     /// A `wrt` name that no input or parameter has.
@@ -95,13 +95,13 @@ pub enum StageError {
     NoOutputs,
     /// Autodiff failed.
     #[error("grad: {0}")]
-    Grad(IrError),
+    Grad(Box<IrError>),
     /// An optimisation pass failed.
     #[error("opt: {0}")]
-    Opt(IrError),
+    Opt(Box<IrError>),
     /// Fusion or lowering failed.
     #[error("lowering failed: {0}")]
-    Lower(IrError),
+    Lower(Box<IrError>),
 }
 
 /// What a stage produced: a graph, or the lowered program tagged with the text form to print.
@@ -138,6 +138,16 @@ pub fn graph_summary(graph: &Graph) -> String {
 }
 
 /// Runs the pipeline on `graph` up to `stage`. Adding a stage is adding its arm.
+///
+/// ```
+/// use kiln_ir::pipeline::{run_stage, Stage, StageOptions};
+///
+/// let text = "%0 = input \"x\" : f32[2]\n%1 = neg %0 : f32[2]\n%2 = neg %1 : f32[2]\nreturn %2\n";
+/// let graph = kiln_ir::text::parse(text)?;
+/// let opt = run_stage(Stage::Opt, graph, &StageOptions::default())?;
+/// assert_eq!(opt.text(), "%0 = input \"x\" : f32[2]\nreturn %0\n; nodes: 1\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_stage(stage: Stage, graph: Graph, options: &StageOptions) -> Result<Staged, StageError> {
     // The pipeline: grad (when `wrt` names leaves) -> opt -> fuse/lower -> plan.
     let lowered = |graph: Graph| {
@@ -158,7 +168,7 @@ pub fn run_stage(stage: Stage, graph: Graph, options: &StageOptions) -> Result<S
 
 /// The optimisation passes (`opt`): [`crate::passes::optimize`].
 pub fn optimized(mut graph: Graph) -> Result<Graph, StageError> {
-    crate::passes::optimize(&mut graph).map_err(StageError::Opt)?;
+    crate::passes::optimize(&mut graph).map_err(|e| StageError::Opt(Box::new(e)))?;
     Ok(graph)
 }
 
@@ -170,7 +180,8 @@ pub fn lower(graph: Graph, eager: bool) -> Result<Program, StageError> {
     } else {
         LowerOptions::default()
     };
-    crate::kernel::lower(&graph, graph.outputs(), &options).map_err(StageError::Lower)
+    crate::kernel::lower(&graph, graph.outputs(), &options)
+        .map_err(|e| StageError::Lower(Box::new(e)))
 }
 
 /// Appends the gradients of the outputs (each seeded with ones, i.e. the gradient of its sum)
@@ -200,13 +211,16 @@ pub fn differentiate(mut graph: Graph, wrt: &[String]) -> Result<Graph, StageErr
     let mut seeds = Vec::with_capacity(outputs.len());
     for &o in &outputs {
         seeds.push(Some(
-            crate::autodiff::helpers::ones_like(&mut graph, o).map_err(StageError::Grad)?,
+            crate::autodiff::helpers::ones_like(&mut graph, o)
+                .map_err(|e| StageError::Grad(Box::new(e)))?,
         ));
     }
-    let grads =
-        crate::autodiff::grad(&mut graph, &outputs, &seeds, &leaves).map_err(StageError::Grad)?;
+    let grads = crate::autodiff::grad(&mut graph, &outputs, &seeds, &leaves)
+        .map_err(|e| StageError::Grad(Box::new(e)))?;
     let mut all = outputs;
     all.extend(grads);
-    graph.set_outputs(&all).map_err(StageError::Grad)?;
+    graph
+        .set_outputs(&all)
+        .map_err(|e| StageError::Grad(Box::new(e)))?;
     Ok(graph)
 }

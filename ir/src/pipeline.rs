@@ -11,10 +11,8 @@
 //! each ending with the summary line of [`crate::kernel::Program`]. Every failure is a
 //! [`StageError`] naming the stage; nothing here panics on a verified graph.
 
-use crate::error::IrError;
-use crate::graph::Graph;
 use crate::kernel::{LowerOptions, Program};
-use crate::op::Op;
+use crate::{Graph, IrError, Op};
 
 /// How far down the pipeline to run before printing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

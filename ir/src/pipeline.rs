@@ -9,7 +9,7 @@
 //! [`crate::text::parse`] reads back to the same graph; their summary (`; nodes: N`) is a
 //! comment. The kernel-level stages print the fusion groups, the kernels or the memory plan,
 //! each ending with the summary line of [`crate::kernel::Program`]. Every failure is a
-//! [`StageError`] naming the stage; nothing here panics on a verified graph.
+//! [`IrError::Stage`] naming the stage; nothing here panics on a verified graph.
 
 use crate::kernel::{LowerOptions, Program};
 use crate::{Graph, IrError, Op};
@@ -79,29 +79,6 @@ pub struct StageOptions {
     pub eager: bool,
 }
 
-/// Why a stage failed. (The [`IrError`]s are boxed to keep `Result`s small.)
-#[derive(Debug, thiserror::Error)]
-pub enum StageError {
-    /// A `wrt` name that no input or parameter has.
-    #[error("wrt {name}: no input or parameter has that name")]
-    UnknownLeaf {
-        /// The name asked for.
-        name: String,
-    },
-    /// Autodiff was asked for on a graph without outputs.
-    #[error("grad: the graph has no outputs (add a `return` line)")]
-    NoOutputs,
-    /// Autodiff failed.
-    #[error("grad: {0}")]
-    Grad(Box<IrError>),
-    /// An optimisation pass failed.
-    #[error("opt: {0}")]
-    Opt(Box<IrError>),
-    /// Fusion or lowering failed.
-    #[error("lowering failed: {0}")]
-    Lower(Box<IrError>),
-}
-
 /// What a stage produced: a graph, or the lowered program tagged with the text form to print.
 #[derive(Clone, Debug)]
 pub enum Staged {
@@ -146,7 +123,7 @@ pub fn graph_summary(graph: &Graph) -> String {
 /// assert_eq!(opt.text(), "%0 = input \"x\" : f32[2]\nreturn %0\n; nodes: 1\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn run_stage(stage: Stage, graph: Graph, options: &StageOptions) -> Result<Staged, StageError> {
+pub fn run_stage(stage: Stage, graph: Graph, options: &StageOptions) -> Result<Staged, IrError> {
     // The pipeline: grad (when `wrt` names leaves) -> opt -> fuse/lower -> plan.
     let lowered = |graph: Graph| {
         lower(
@@ -165,27 +142,27 @@ pub fn run_stage(stage: Stage, graph: Graph, options: &StageOptions) -> Result<S
 }
 
 /// The optimisation passes (`opt`): [`crate::passes::optimize`].
-pub fn optimized(mut graph: Graph) -> Result<Graph, StageError> {
-    crate::passes::optimize(&mut graph).map_err(|e| StageError::Opt(Box::new(e)))?;
+pub fn optimized(mut graph: Graph) -> Result<Graph, IrError> {
+    crate::passes::optimize(&mut graph).map_err(|e| IrError::in_stage("opt", e))?;
     Ok(graph)
 }
 
 /// Fusion (off when `eager`) and lowering of the graph's outputs to kernel IR, with its memory
 /// plan.
-pub fn lower(graph: Graph, eager: bool) -> Result<Program, StageError> {
+pub fn lower(graph: Graph, eager: bool) -> Result<Program, IrError> {
     let options = if eager {
         LowerOptions::eager()
     } else {
         LowerOptions::default()
     };
     crate::kernel::lower(&graph, graph.outputs(), &options)
-        .map_err(|e| StageError::Lower(Box::new(e)))
+        .map_err(|e| IrError::in_stage("lowering failed", e))
 }
 
 /// Appends the gradients of the outputs (each seeded with ones, i.e. the gradient of its sum)
 /// with respect to the named inputs or parameters, as extra outputs. With no names, the graph
 /// is returned as it is.
-pub fn differentiate(mut graph: Graph, wrt: &[String]) -> Result<Graph, StageError> {
+pub fn differentiate(mut graph: Graph, wrt: &[String]) -> Result<Graph, IrError> {
     if wrt.is_empty() {
         return Ok(graph);
     }
@@ -199,26 +176,26 @@ pub fn differentiate(mut graph: Graph, wrt: &[String]) -> Result<Graph, StageErr
                     matches!(graph.node(id).map(|n| &n.op),
                         Ok(Op::Input { name: n } | Op::Parameter { name: n }) if n == name)
                 })
-                .ok_or_else(|| StageError::UnknownLeaf { name: name.clone() })
+                .ok_or_else(|| IrError::UnknownLeaf { name: name.clone() })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let outputs = graph.outputs().to_vec();
     if outputs.is_empty() {
-        return Err(StageError::NoOutputs);
+        return Err(IrError::in_stage("grad", IrError::NoOutputs));
     }
     let mut seeds = Vec::with_capacity(outputs.len());
     for &o in &outputs {
         seeds.push(Some(
             crate::autodiff::helpers::ones_like(&mut graph, o)
-                .map_err(|e| StageError::Grad(Box::new(e)))?,
+                .map_err(|e| IrError::in_stage("grad", e))?,
         ));
     }
     let grads = crate::autodiff::grad(&mut graph, &outputs, &seeds, &leaves)
-        .map_err(|e| StageError::Grad(Box::new(e)))?;
+        .map_err(|e| IrError::in_stage("grad", e))?;
     let mut all = outputs;
     all.extend(grads);
     graph
         .set_outputs(&all)
-        .map_err(|e| StageError::Grad(Box::new(e)))?;
+        .map_err(|e| IrError::in_stage("grad", e))?;
     Ok(graph)
 }

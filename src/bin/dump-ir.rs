@@ -20,7 +20,7 @@
 #[path = "support/run.rs"]
 mod run;
 
-use ir::pipeline::{self, Stage, StageError, StageOptions, Staged};
+use ir::pipeline::{self, Stage, StageOptions, Staged};
 use ir::{Graph, IrError};
 use kiln_ir as ir;
 use std::process::ExitCode;
@@ -265,14 +265,12 @@ fn differentiated_and_optimized(graph: Graph, wrt: &[String]) -> Result<Graph, F
 
 /// The exit code and message of a failed stage: a `--wrt` name that matches nothing is a usage
 /// error, everything else a problem with the input.
-fn failure(e: StageError) -> Failure {
+fn failure(e: IrError) -> Failure {
     match e {
-        StageError::UnknownLeaf { name } => {
+        IrError::UnknownLeaf { name } => {
             Failure::Usage(format!("--wrt {name}: no input or parameter has that name"))
         }
-        StageError::NoOutputs | StageError::Grad(_) | StageError::Opt(_) | StageError::Lower(_) => {
-            Failure::Input(e.to_string())
-        }
+        other => Failure::Input(other.to_string()),
     }
 }
 

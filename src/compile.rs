@@ -190,9 +190,9 @@ fn structural_key(ir: &kiln_ir::Graph, updates: &Updates, eager: bool) -> (u64, 
     (h.finish(), eager, Device::Cpu)
 }
 
-/// What identifies a compiled program of a graph: output ids, parameter updates (name, new
+/// What identifies a compiled program of a graph (and so the executables made from it): output ids, parameter updates (name, new
 /// value node), eager, device.
-type ExecutableKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Device);
+type ProgramKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Device);
 
 /// What compiling keeps per graph: the eager switch and the graph's programs. The graph holds
 /// one (`GraphState`), and the device beside it, because the device is also what the user
@@ -202,7 +202,7 @@ pub(crate) struct CompileState {
     /// Fusion off (eager mode) for compiled devices.
     eager: bool,
     /// Compiled programs by (output ids, parameter updates, eager, device).
-    programs: HashMap<ExecutableKey, Rc<Program>>,
+    programs: HashMap<ProgramKey, Rc<Program>>,
 }
 
 impl CompileState {
@@ -223,7 +223,7 @@ impl CompileState {
         options: &CompileOptions,
     ) -> Option<Rc<Program>> {
         self.programs
-            .get(&key(outputs, updates, options))
+            .get(&program_key(outputs, updates, options))
             .cloned()
     }
 
@@ -236,11 +236,11 @@ impl CompileState {
         program: Rc<Program>,
     ) {
         self.programs
-            .insert(key(outputs, updates, options), program);
+            .insert(program_key(outputs, updates, options), program);
     }
 }
 
-fn key(outputs: &[NodeId], updates: &Updates, options: &CompileOptions) -> ExecutableKey {
+fn program_key(outputs: &[NodeId], updates: &Updates, options: &CompileOptions) -> ProgramKey {
     (
         outputs.to_vec(),
         updates.to_vec(),

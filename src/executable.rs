@@ -205,12 +205,7 @@ impl Graph {
         let program = match cached {
             Some(program) => program,
             None => {
-                let program = Rc::new(Program::compile(
-                    self.state().ir(),
-                    ids,
-                    updates,
-                    &options,
-                )?);
+                let program = Rc::new(Program::compile(self.state().ir(), ids, updates, &options)?);
                 self.state_mut().compile_state_mut().remember(
                     ids,
                     updates,

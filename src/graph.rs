@@ -135,6 +135,11 @@ impl GraphState {
 /// A lazily built tensor graph. Cloning the handle shares the graph; [`crate::Tensor`]s created
 /// from it are nodes in it. Nothing is computed until a value is asked for
 /// ([`crate::Tensor::to_host`], [`Graph::eval`]).
+///
+/// The graph keeps everything about its tensors: the nodes, parameter values, values bound with
+/// [`Graph::feed`], the device, the gradients `backward` accumulated (and which leaves require
+/// them), and the programs compiled for its evaluations, so evaluating the same tensors again
+/// does not recompile.
 #[derive(Clone)]
 pub struct Graph(Rc<RefCell<GraphState>>);
 

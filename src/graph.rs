@@ -9,7 +9,7 @@
 //!
 //! This module speaks node ids; `tensor.rs` wraps them into tensors, and everything that needs
 //! tensors, evaluation or gradients (`creation.rs`, `executable.rs`, `backward.rs`) builds on
-//! top of it, so that no module here depends on one that depends on it.
+//! top of it, so that this module never uses one that uses it.
 
 use crate::autograd::{grad_disabled, GradState};
 use crate::compile::{CompileOptions, CompileState, Device};

@@ -1,21 +1,15 @@
-//! PyTorch's autograd surface on top of kiln's graph-transforming autodiff.
+//! Autograd's state: what each graph remembers about gradients ([`GradState`]) and the
+//! thread's gradient mode ([`no_grad`]).
 //!
-//! There is no tape: `loss.backward()` runs the [`kiln_ir::autodiff::grad`] pass, which appends
-//! the gradient subgraph of `loss` with respect to every leaf that requires a gradient, evaluates
-//! those gradient nodes, and adds the values into each leaf's `.grad()` — so repeated calls
-//! accumulate, exactly like PyTorch's `backward(retain_graph=True)`. [`grad`] returns the gradient
-//! nodes themselves (lazy tensors), which is what higher-order derivatives need.
-//!
-//! Leaves that require gradients are parameters (values owned by the graph); a literal becomes
-//! one with [`Tensor::requires_grad_`]. [`Tensor::detach`] and [`no_grad`] mark nodes through
-//! which no gradient flows.
+//! There is no tape: gradients are graph nodes built by the [`kiln_ir::autodiff`] pass, and the
+//! user-facing calls that build and evaluate them (`backward`, `grad`, `detach`...) are in
+//! `backward.rs`, above evaluation. This module sits below the graph, which holds a
+//! [`GradState`], so it names neither graphs nor tensors.
 
-use crate::graph::Graph;
-use crate::tensor::Tensor;
 use crate::{Error, Result};
-use kiln_ir::{HostTensor, NodeId, Op};
+use kiln_ir::{HostTensor, NodeId};
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 thread_local! {
     /// Depth of nested `no_grad` scopes on this thread.
@@ -41,180 +35,100 @@ pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// `torch.autograd.grad(outputs, inputs, grad_outputs)`: the gradients of `outputs` (seeded by
-/// `seeds`, `None` = ones for a scalar output) with respect to `inputs`, as new lazy tensors in the
-/// same graph. Because they are ordinary graph nodes they can be differentiated again.
-pub fn grad(
-    outputs: &[&Tensor],
-    seeds: &[Option<&Tensor>],
-    inputs: &[&Tensor],
-) -> Result<Vec<Tensor>> {
-    let first = outputs
-        .first()
-        .ok_or_else(|| Error::api("grad", "expected at least one output"))?;
-    let g = first.graph();
-    for t in outputs
-        .iter()
-        .chain(inputs.iter())
-        .chain(seeds.iter().flatten())
-    {
-        first.check_same_graph(t, "grad")?;
-    }
-    let outs: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
-    let seeds: Vec<Option<NodeId>> = seeds.iter().map(|s| s.map(|t| t.id())).collect();
-    let wrt: Vec<NodeId> = inputs.iter().map(|t| t.id()).collect();
-    let ids = {
-        let mut st = g.state_mut();
-        let stopped = st.stopped.clone();
-        kiln_ir::autodiff::grad_stopping(&mut st.ir, &outs, &seeds, &wrt, &stopped)?
-    };
-    Ok(ids.into_iter().map(|id| g.wrap(id)).collect())
+/// What identifies the gradient nodes one `backward` call built: (output, seed, leaves).
+pub(crate) type GradKey = (NodeId, Option<NodeId>, Vec<NodeId>);
+
+/// A graph's gradient state. The graph holds it; only this module's methods touch it.
+#[derive(Default)]
+pub(crate) struct GradState {
+    /// Leaves whose gradients `backward` accumulates (parameters, by default).
+    requires_grad: HashSet<NodeId>,
+    /// Accumulated gradients of leaves (`x.grad()`).
+    grads: HashMap<NodeId, HostTensor>,
+    /// Nodes no gradient flows through: built under `no_grad` or made by `detach`.
+    stopped: HashSet<NodeId>,
+    /// Gradient nodes already built by `backward`, so that calling `backward` in a loop does not
+    /// grow the graph.
+    grad_cache: HashMap<GradKey, Vec<NodeId>>,
 }
 
-impl Tensor {
-    /// `x.requires_grad_()`: makes this leaf accumulate gradients in `backward`. A literal leaf
-    /// becomes a parameter (its value is kept by the graph); parameters already require grad.
-    /// Returns the tensor to use from now on.
-    pub fn requires_grad_(&self) -> Result<Tensor> {
-        let g = self.graph();
-        let node = g.state().ir.node(self.id())?.clone();
-        if !node.dtype().is_float() {
-            return Err(Error::api(
-                "requires_grad_",
-                format!(
-                    "only floating-point tensors can require gradients, got {}",
-                    node.dtype()
-                ),
-            ));
-        }
-        match node.op {
-            Op::Parameter { .. } => {
-                g.state_mut().requires_grad.insert(self.id());
-                Ok(self.clone())
-            }
-            Op::Constant { value } => {
-                let name = g.fresh_parameter_name();
-                let p = g.parameter(&name, value)?;
-                Ok(p)
-            }
-            _ => Err(Error::api(
-                "requires_grad_",
-                format!(
-                    "only leaf tensors can require gradients; {} is the result of {}",
-                    self.id(),
-                    node.op.name()
-                ),
-            )),
-        }
-    }
-
+impl GradState {
     /// True for leaves whose gradients `backward` accumulates.
-    pub fn requires_grad(&self) -> bool {
-        self.graph().state().requires_grad.contains(&self.id())
+    pub(crate) fn requires_grad(&self, id: NodeId) -> bool {
+        self.requires_grad.contains(&id)
     }
 
-    /// `loss.backward()` for a scalar `self`: accumulates `d self / d leaf` into the `.grad()` of
-    /// every leaf that requires a gradient and that `self` depends on.
-    pub fn backward(&self) -> Result<()> {
-        self.backward_seeded(None)
-    }
-
-    /// `y.backward(gradient)`: accumulates the vector-Jacobian product `gradient^T dy/dleaf`;
-    /// `gradient` has `y`'s shape (seed 001: `y.backward(torch.ones_like(x))`).
-    pub fn backward_with(&self, gradient: &Tensor) -> Result<()> {
-        self.check_same_graph(gradient, "backward")?;
-        self.backward_seeded(Some(gradient))
-    }
-
-    fn backward_seeded(&self, seed: Option<&Tensor>) -> Result<()> {
-        let g = self.graph();
-        let leaves = g.grad_leaves_reached_from(self.id());
-        if leaves.is_empty() {
-            return Err(Error::api(
-                "backward",
-                "the tensor does not depend on any tensor that requires grad",
-            ));
+    /// Makes `backward` accumulate a gradient for the leaf `id`, or stop doing so.
+    pub(crate) fn set_requires_grad(&mut self, id: NodeId, requires: bool) {
+        if requires {
+            self.requires_grad.insert(id);
+        } else {
+            self.requires_grad.remove(&id);
         }
-        let key = (self.id(), seed.map(|s| s.id()), leaves.clone());
-        let cached = g.state().grad_cache.get(&key).cloned();
-        let grads: Vec<Tensor> = match cached {
-            Some(ids) => ids.into_iter().map(|id| g.wrap(id)).collect(),
-            None => {
-                let leaf_tensors: Vec<Tensor> = leaves.iter().map(|&id| g.wrap(id)).collect();
-                let refs: Vec<&Tensor> = leaf_tensors.iter().collect();
-                let grads = grad(&[self], &[seed], &refs)?;
-                g.state_mut()
-                    .grad_cache
-                    .insert(key, grads.iter().map(|t| t.id()).collect());
-                grads
-            }
-        };
-        let grad_refs: Vec<&Tensor> = grads.iter().collect();
-        let values = g.eval(&grad_refs, &[])?;
-        let mut st = g.state_mut();
-        for (id, v) in leaves.into_iter().zip(values) {
-            let total = match st.grads.remove(&id) {
-                Some(prev) => add_host(&prev, &v)?,
-                None => v,
-            };
-            st.grads.insert(id, total);
-        }
-        Ok(())
     }
 
-    /// The accumulated gradient of this leaf (`x.grad`), or `None` if `backward` has not reached
-    /// it since the last `zero_grad`.
-    pub fn grad(&self) -> Option<HostTensor> {
-        self.graph().state().grads.get(&self.id()).cloned()
+    /// Marks `id` as a node no gradient flows through.
+    pub(crate) fn stop_gradient_at(&mut self, id: NodeId) {
+        self.stopped.insert(id);
     }
 
-    /// Forgets this leaf's accumulated gradient (`x.grad = None`).
-    pub fn zero_grad(&self) {
-        self.graph().state_mut().grads.remove(&self.id());
+    /// The nodes no gradient flows through, for the autodiff pass.
+    pub(crate) fn stopped_nodes(&self) -> &HashSet<NodeId> {
+        &self.stopped
     }
 
-    /// `x.detach()`: the same values, through which no gradient flows.
-    pub fn detach(&self) -> Result<Tensor> {
-        let ty = self.graph().state().ir.node(self.id())?.ty.clone();
-        // An identity reshape is a new node with the same value; marking it stopped cuts the
-        // gradient without a dedicated primitive. The optimiser removes it after autodiff.
-        let t = self.unary_build(|g, x| g.add(Op::Reshape, &[x], Some(ty)))?;
-        self.graph().state_mut().stopped.insert(t.id());
-        Ok(t)
-    }
-}
-
-impl Graph {
-    /// Forgets every accumulated gradient (`optimizer.zero_grad()`).
-    pub fn zero_grad(&self) {
-        self.state_mut().grads.clear();
-    }
-
-    /// Leaves that require grad and that `root` depends on through non-stopped nodes.
-    fn grad_leaves_reached_from(&self, root: NodeId) -> Vec<NodeId> {
-        let st = self.state();
+    /// Leaves that require grad and that `root` depends on in `ir` through non-stopped nodes,
+    /// in id order.
+    pub(crate) fn leaves_reached_from(&self, ir: &kiln_ir::Graph, root: NodeId) -> Vec<NodeId> {
         let mut seen = HashSet::new();
         let mut stack = vec![root];
         let mut leaves = Vec::new();
         while let Some(id) = stack.pop() {
-            if !seen.insert(id) || st.stopped.contains(&id) {
+            if !seen.insert(id) || self.stopped.contains(&id) {
                 continue;
             }
-            if st.requires_grad.contains(&id) {
+            if self.requires_grad.contains(&id) {
                 leaves.push(id);
             }
-            stack.extend(st.ir.operands(id));
+            stack.extend(ir.operands(id));
         }
         leaves.sort_unstable();
         leaves
     }
 
-    pub(crate) fn fresh_parameter_name(&self) -> String {
-        let st = self.state();
-        (st.ir.len()..)
-            .map(|i| format!("leaf{i}"))
-            .find(|n| !st.params.contains_key(n))
-            .unwrap_or_default()
+    /// The gradient nodes an earlier `backward` built for `key`, if any.
+    pub(crate) fn cached_grads(&self, key: &GradKey) -> Option<Vec<NodeId>> {
+        self.grad_cache.get(key).cloned()
+    }
+
+    /// Remembers the gradient nodes built for `key`.
+    pub(crate) fn cache_grads(&mut self, key: GradKey, grads: Vec<NodeId>) {
+        self.grad_cache.insert(key, grads);
+    }
+
+    /// The accumulated gradient of the leaf `id`, if `backward` has reached it.
+    pub(crate) fn grad(&self, id: NodeId) -> Option<&HostTensor> {
+        self.grads.get(&id)
+    }
+
+    /// Adds `value` into the accumulated gradient of the leaf `id`.
+    pub(crate) fn accumulate(&mut self, id: NodeId, value: HostTensor) -> Result<()> {
+        let total = match self.grads.remove(&id) {
+            Some(prev) => add_host(&prev, &value)?,
+            None => value,
+        };
+        self.grads.insert(id, total);
+        Ok(())
+    }
+
+    /// Forgets the accumulated gradient of the leaf `id`.
+    pub(crate) fn forget_grad(&mut self, id: NodeId) {
+        self.grads.remove(&id);
+    }
+
+    /// Forgets every accumulated gradient.
+    pub(crate) fn forget_grads(&mut self) {
+        self.grads.clear();
     }
 }
 

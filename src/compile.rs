@@ -1,25 +1,40 @@
-//! Compiling a graph: `compile(outputs, options) -> Executable`. The pipeline is the design's:
-//! the needed subgraph is copied out of the user's graph, optimised (constant folding,
-//! simplification, CSE, DCE), lowered to kernel IR (fused, or one kernel per primitive in
-//! eager mode), memory-planned and compiled by the device's backend.
+//! Compiling a graph's IR into a backend program, and the caches that make compiling rare. The
+//! pipeline is the design's: the needed subgraph is copied out of the user's graph, optimised
+//! (constant folding, simplification, CSE, DCE), lowered to kernel IR (fused, or one kernel per
+//! primitive in eager mode), memory-planned and compiled by the device's backend.
 //!
-//! Compiled programs are cached twice: per graph by output ids (a graph only grows, so the
-//! subgraph behind given ids never changes — this is what makes `TrainStep::run` in a loop cost
-//! nothing but the run itself), and per thread by a structural hash of the optimised graph's
-//! text, so rebuilding the same graph does not recompile.
+//! Compiled programs are cached twice: per graph by output ids ([`CompileState`], which each
+//! graph holds; a graph only grows, so the subgraph behind given ids never changes — this is
+//! what makes `TrainStep::run` in a loop cost nothing but the run itself), and per thread by a
+//! structural hash of the optimised graph's text, so rebuilding the same graph does not
+//! recompile.
+//!
+//! This module sees the IR only, never the user's `Graph` handle: the graph holds a
+//! [`CompileState`], so naming the handle here would make the two modules depend on each other.
+//! Running a [`Program`] against a graph's parameters and feeds is `executable.rs`'s job.
 
-use crate::graph::{Device, Graph};
-use crate::tensor::Tensor;
 use crate::{Error, Result};
 use kiln_codegen::cpu::CpuBackend;
 use kiln_codegen::Backend;
 use kiln_ir::kernel::LowerOptions;
-use kiln_ir::{HostTensor, NodeId};
+use kiln_ir::NodeId;
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
+
+/// Where a graph is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Device {
+    /// The reference interpreter (f64 arithmetic, rounded per node): slow, and the oracle that
+    /// the compiled backends are tested against.
+    Interpreter,
+    /// Native code for this machine's CPU, compiled by Cranelift (the default).
+    #[default]
+    Cpu,
+}
 
 /// How to compile.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,7 +46,7 @@ pub struct CompileOptions {
     pub eager: bool,
 }
 
-/// A compiled backend program, shared by every [`Executable`] that has the same structure.
+/// A compiled backend program, shared by every [`Program`] that has the same structure.
 pub(crate) type Compiled = Rc<RefCell<Box<dyn kiln_codegen::Executable>>>;
 
 thread_local! {
@@ -61,199 +76,68 @@ pub fn clear_compile_cache() {
     CACHE.with(|c| c.borrow_mut().clear());
 }
 
-/// A compiled graph: runs `outputs` of the graph it came from, reading the graph's current
-/// parameter values and bound inputs, plus the feeds given to [`Executable::run`]. A training
-/// step's executable also writes new values into some of the graph's parameters.
-pub struct Executable {
-    graph: Graph,
+/// Some outputs of a graph and some parameter updates, compiled for one device: what an
+/// [`crate::Executable`] runs. It holds node ids, not the graph, so a graph can cache its own
+/// programs without owning a handle to itself.
+pub(crate) struct Program {
     outputs: Vec<NodeId>,
     /// The parameters each run updates, with the nodes of their new values.
     updates: Vec<(String, NodeId)>,
-    program: Option<Compiled>,
+    /// `None` on the interpreter, which evaluates the graph itself at each run.
+    backend: Option<Compiled>,
 }
 
-impl Executable {
-    /// Runs once: `feeds` name the graph's inputs (they override values bound with
-    /// [`Graph::feed`]); parameters come from the graph. A training step's executable then
-    /// stores the new parameter values — on a compiled device by writing them into the
-    /// parameters' own memory, with no copy; after a failed run every parameter is unchanged.
-    pub fn run(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
-        self.check_feeds(feeds)?;
-        match &self.program {
-            Some(p) => self
-                .run_compiled(p, feeds, None)
-                .map(Option::unwrap_or_default),
-            None => self.run_interpreted(feeds),
-        }
-    }
-
-    /// Like [`Executable::run`], but writes the outputs into `outputs`, tensors of the outputs'
-    /// dtypes and shapes (e.g. those a previous run returned): a loop that keeps them runs with
-    /// no allocation on a compiled device (PyTorch's `out=`). A tensor of another dtype or
-    /// shape is an error; after any error the contents of `outputs` are unspecified.
-    pub fn run_into(
-        &self,
-        feeds: &[(&str, &HostTensor)],
-        outputs: &mut [HostTensor],
-    ) -> Result<()> {
-        self.check_feeds(feeds)?;
-        match &self.program {
-            Some(p) => self.run_compiled(p, feeds, Some(outputs)).map(|_| ()),
-            None => {
-                let values = self.run_interpreted(feeds)?;
-                if values.len() != outputs.len() {
-                    return Err(Error::api(
-                        "run_into",
-                        format!(
-                            "{} outputs, but {} tensors to hold them",
-                            values.len(),
-                            outputs.len()
-                        ),
-                    ));
-                }
-                for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
-                    if v.dtype() != o.dtype() || v.shape() != o.shape() {
-                        return Err(Error::api(
-                            "run_into",
-                            format!(
-                                "output {i} is {}{}, but the tensor given to hold it is {}{}",
-                                v.dtype(),
-                                v.shape(),
-                                o.dtype(),
-                                o.shape()
-                            ),
-                        ));
-                    }
-                    *o = v;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Parameters are not feeds: they come from the graph.
-    fn check_feeds(&self, feeds: &[(&str, &HostTensor)]) -> Result<()> {
-        let st = self.graph.state();
-        for (name, _) in feeds {
-            if st.params.contains_key(*name) {
-                return Err(Error::api(
-                    "run",
-                    format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the backend program, into `outputs` when given (returning `None`) or into fresh
-    /// tensors; the updated parameters are lent to it for the run.
-    fn run_compiled(
-        &self,
-        p: &Compiled,
-        feeds: &[(&str, &HostTensor)],
-        outputs: Option<&mut [HostTensor]>,
-    ) -> Result<Option<Vec<HostTensor>>> {
-        let mut taken = self.take_updated()?;
-        let ran = {
-            let st = self.graph.state();
-            let lookup = |name: &str| -> Option<&HostTensor> {
-                feeds
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| *v)
-                    .or_else(|| st.bound.get(name))
-                    .or_else(|| st.params.get(name))
-            };
-            let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
-            let mut exe = p.borrow_mut();
-            match outputs {
-                Some(outs) => exe.run_into(&lookup, &mut params, outs).map(|()| None),
-                None => exe.run_updating(&lookup, &mut params).map(Some),
-            }
+impl Program {
+    /// Compiles `outputs` of `ir`, and the new values of the parameters in `updates`, for
+    /// `options.device`.
+    pub(crate) fn compile(
+        ir: &kiln_ir::Graph,
+        outputs: &[NodeId],
+        updates: &Updates,
+        options: &CompileOptions,
+    ) -> Result<Program> {
+        let backend = match options.device {
+            Device::Interpreter => None,
+            Device::Cpu => Some(compile_cpu(ir, outputs, updates, options.eager)?),
         };
-        self.graph.state_mut().params.extend(taken);
-        ran.map_err(from_codegen)
+        Ok(Program {
+            outputs: outputs.to_vec(),
+            updates: updates.to_vec(),
+            backend,
+        })
     }
 
-    /// Moves the updated parameters out of the graph's store (they go back after the run).
-    fn take_updated(&self) -> Result<Vec<(String, HostTensor)>> {
-        let mut st = self.graph.state_mut();
-        let mut taken = Vec::with_capacity(self.updates.len());
-        for (name, _) in &self.updates {
-            match st.params.remove_entry(name) {
-                Some(entry) => taken.push(entry),
-                None => {
-                    st.params.extend(taken);
-                    return Err(Error::api("run", format!("no parameter named \"{name}\"")));
-                }
-            }
-        }
-        Ok(taken)
+    /// The nodes a run returns, in order.
+    pub(crate) fn outputs(&self) -> &[NodeId] {
+        &self.outputs
     }
 
-    /// The interpreter: evaluates the outputs and the new parameter values, then stores those.
-    fn run_interpreted(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
-        let mut values = {
-            let st = self.graph.state();
-            let all: HashMap<String, HostTensor> = st
-                .params
-                .iter()
-                .chain(st.bound.iter())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(feeds.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())))
-                .collect();
-            let mut ids = self.outputs.clone();
-            ids.extend(self.updates.iter().map(|(_, v)| *v));
-            kiln_ir::interp::evaluate(&st.ir, &ids, &all)?
-        };
-        let updated = values.split_off(self.outputs.len());
-        for ((name, _), value) in self.updates.iter().zip(updated) {
-            self.graph.set_parameter(name, value)?;
-        }
-        Ok(values)
+    /// The parameters a run updates, with the nodes of their new values.
+    pub(crate) fn updates(&self) -> &Updates {
+        &self.updates
+    }
+
+    /// The backend program, or `None` when the interpreter runs the graph.
+    pub(crate) fn backend(&self) -> Option<&Compiled> {
+        self.backend.as_ref()
     }
 }
 
 /// Backend errors that are really IR errors (feeds, run-time index checks) keep their IR form.
-fn from_codegen(e: kiln_codegen::CodegenError) -> Error {
+pub(crate) fn from_codegen(e: kiln_codegen::CodegenError) -> Error {
     match e {
         kiln_codegen::CodegenError::Ir(ir) => Error::Ir(ir),
         other => Error::Codegen(other),
     }
 }
 
-/// Compiles `outputs` (tensors of one graph) for `options.device`.
-pub fn compile(outputs: &[&Tensor], options: &CompileOptions) -> Result<Executable> {
-    let first = outputs
-        .first()
-        .ok_or_else(|| Error::api("compile", "expected at least one output"))?;
-    for t in outputs {
-        first.check_same_graph(t, "compile")?;
-    }
-    let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
-    compile_ids(first.graph(), &ids, &[], options)
-}
-
-pub(crate) fn compile_ids(
-    graph: &Graph,
+fn compile_cpu(
+    ir: &kiln_ir::Graph,
     ids: &[NodeId],
     updates: &Updates,
-    options: &CompileOptions,
-) -> Result<Executable> {
-    let program = match options.device {
-        Device::Interpreter => None,
-        Device::Cpu => Some(compile_cpu(graph, ids, updates, options.eager)?),
-    };
-    Ok(Executable {
-        graph: graph.clone(),
-        outputs: ids.to_vec(),
-        updates: updates.to_vec(),
-        program,
-    })
-}
-
-fn compile_cpu(graph: &Graph, ids: &[NodeId], updates: &Updates, eager: bool) -> Result<Compiled> {
-    let mut ir = graph.state().ir.clone();
+    eager: bool,
+) -> Result<Compiled> {
+    let mut ir = ir.clone();
     let mut all = ids.to_vec();
     all.extend(updates.iter().map(|(_, v)| *v));
     ir.set_outputs(&all)?;
@@ -306,31 +190,61 @@ fn structural_key(ir: &kiln_ir::Graph, updates: &Updates, eager: bool) -> (u64, 
     (h.finish(), eager, Device::Cpu)
 }
 
-impl Graph {
-    /// The executable for `ids` under this graph's options, compiled once per graph.
-    pub(crate) fn executable_for(&self, ids: &[NodeId]) -> Result<Rc<Executable>> {
-        self.step_executable_for(ids, &[])
+/// What identifies a compiled program of a graph (and so the executables made from it): output ids, parameter updates (name, new
+/// value node), eager, device.
+type ProgramKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Device);
+
+/// What compiling keeps per graph: the eager switch and the graph's programs. The graph holds
+/// one (`GraphState`), and the device beside it, because the device is also what the user
+/// evaluates on, not only what the compiler targets.
+#[derive(Default)]
+pub(crate) struct CompileState {
+    /// Fusion off (eager mode) for compiled devices.
+    eager: bool,
+    /// Compiled programs by (output ids, parameter updates, eager, device).
+    programs: HashMap<ProgramKey, Rc<Program>>,
+}
+
+impl CompileState {
+    /// True when evaluations compile one kernel per primitive (see [`CompileOptions::eager`]).
+    pub(crate) fn eager(&self) -> bool {
+        self.eager
     }
 
-    /// The executable for `ids` that also applies `updates` to the parameters (a training
-    /// step), compiled once per graph.
-    pub(crate) fn step_executable_for(
-        &self,
-        ids: &[NodeId],
-        updates: &Updates,
-    ) -> Result<Rc<Executable>> {
-        let options = self.compile_options();
-        let key = (
-            ids.to_vec(),
-            updates.to_vec(),
-            options.eager,
-            options.device,
-        );
-        if let Some(e) = self.state().executables.get(&key) {
-            return Ok(e.clone());
-        }
-        let exe = Rc::new(compile_ids(self, ids, updates, &options)?);
-        self.state_mut().executables.insert(key, exe.clone());
-        Ok(exe)
+    pub(crate) fn set_eager(&mut self, eager: bool) {
+        self.eager = eager;
     }
+
+    /// The program compiled earlier for these outputs, updates and options, if any.
+    pub(crate) fn cached(
+        &self,
+        outputs: &[NodeId],
+        updates: &Updates,
+        options: &CompileOptions,
+    ) -> Option<Rc<Program>> {
+        self.programs
+            .get(&program_key(outputs, updates, options))
+            .cloned()
+    }
+
+    /// Keeps `program` for later evaluations of the same outputs, updates and options.
+    pub(crate) fn remember(
+        &mut self,
+        outputs: &[NodeId],
+        updates: &Updates,
+        options: &CompileOptions,
+        program: Rc<Program>,
+    ) {
+        self.programs
+            .insert(program_key(outputs, updates, options), program);
+    }
+}
+
+fn program_key(outputs: &[NodeId], updates: &Updates, options: &CompileOptions) -> ProgramKey {
+    (
+        outputs.to_vec(),
+        updates.to_vec(),
+        options.eager,
+        options.device,
+    )
 }

@@ -17,10 +17,13 @@
 #![deny(missing_docs)]
 
 mod autograd;
+mod backward;
 mod compile;
+mod creation;
 pub mod data;
 pub mod datasets;
 mod error;
+mod executable;
 mod graph;
 pub mod linalg;
 mod literal;
@@ -30,27 +33,16 @@ pub mod optim;
 pub mod random;
 mod tensor;
 
-pub use autograd::{grad, no_grad};
-pub use compile::{clear_compile_cache, compile, compiled_programs, CompileOptions, Executable};
+pub use autograd::no_grad;
+pub use backward::grad;
+pub use compile::{clear_compile_cache, compiled_programs, CompileOptions, Device};
 pub use error::{Error, Result};
-pub use graph::{Device, Graph};
+pub use executable::{compile, Executable};
+pub use graph::Graph;
 pub use kiln_ir as ir;
 pub use kiln_ir::{DType, HostTensor, Shape};
 pub use literal::TensorLiteral;
 pub use ops::index::Idx;
 pub use random::manual_seed;
+pub use random::tensors::{rand, randn};
 pub use tensor::Tensor;
-
-/// `torch.rand(shape)`: uniform [0, 1) `f32` values from the global PyTorch-compatible generator.
-pub fn rand(shape: &[usize]) -> Result<HostTensor> {
-    let shape = Shape::new(shape)?;
-    let values = random::with_default_generator(|g| g.rand_f32(shape.numel()));
-    Ok(HostTensor::new(shape, kiln_ir::TensorData::F32(values))?)
-}
-
-/// `torch.randn(shape)`: standard normal `f32` values from the global PyTorch-compatible generator.
-pub fn randn(shape: &[usize]) -> Result<HostTensor> {
-    let shape = Shape::new(shape)?;
-    let values = random::with_default_generator(|g| g.randn_f32(shape.numel()));
-    Ok(HostTensor::new(shape, kiln_ir::TensorData::F32(values))?)
-}

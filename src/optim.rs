@@ -348,7 +348,7 @@ impl TrainStep {
             return Err(Error::api("TrainStep", "the optimizer has no parameters"));
         }
         let refs: Vec<&Tensor> = params.iter().collect();
-        let grads = crate::autograd::grad(&[loss], &[None], &refs)?;
+        let grads = crate::backward::grad(&[loss], &[None], &refs)?;
         let g = loss.graph().clone();
         let lr_input = g.fresh_input_name("lr");
         let lr_dtype = params[0].dtype();
@@ -386,9 +386,10 @@ impl TrainStep {
         let exe = match cached {
             Some(exe) => exe,
             None => {
-                let exe = self
-                    .graph
-                    .step_executable_for(&[self.loss.id()], &self.bindings)?;
+                let exe = std::rc::Rc::new(
+                    self.graph
+                        .step_executable_for(&[self.loss.id()], &self.bindings)?,
+                );
                 *self.compiled.borrow_mut() = Some((options, exe.clone()));
                 exe
             }

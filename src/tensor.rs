@@ -1,5 +1,7 @@
-//! `Tensor`: a handle to one node of a [`Graph`], with its type and evaluation. The operations
-//! on tensors live in `ops/`.
+//! `Tensor`: a handle to one node of a [`Graph`], with its type, and the bridge from the graph's
+//! node ids to tensors ([`Graph::build`]). Everything else a tensor does is defined by the module
+//! that owns it: operations in `ops/`, evaluation (`to_host`, printing) in `executable.rs`,
+//! gradients in `backward.rs`. So this module sits just above `graph.rs` and below all of those.
 
 use crate::graph::Graph;
 use crate::{Error, Result};
@@ -33,7 +35,7 @@ impl Tensor {
         // The id came from this graph and nodes are never removed from an API graph.
         self.graph
             .state()
-            .ir
+            .ir()
             .node(self.id)
             .map(|n| n.ty.clone())
             .unwrap_or_else(|_| kiln_ir::TensorType::new(DType::F32, Shape::scalar()))
@@ -70,38 +72,10 @@ impl Tensor {
         self.node_type().dtype
     }
 
-    /// Evaluates this tensor (the graph's parameters are used; inputs cannot be fed here, use
-    /// [`Graph::eval`] for graphs with inputs).
-    pub fn to_host(&self) -> Result<HostTensor> {
-        let mut out = self.graph.eval(&[self], &[])?;
-        out.pop()
-            .ok_or_else(|| Error::api("to_host", "evaluation returned no value"))
-    }
-
-    /// Evaluates a one-element tensor to a number (`x.item()`).
-    pub fn item(&self) -> Result<f64> {
-        Ok(self.to_host()?.item()?)
-    }
-
-    /// Evaluates to a `Vec<f32>` (casting from any dtype).
-    pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
-        Ok(self
-            .to_host()?
-            .to_f64_vec()
-            .into_iter()
-            .map(|v| v as f32)
-            .collect())
-    }
-
-    /// Evaluates to a `Vec<f64>` (casting from any dtype).
-    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
-        Ok(self.to_host()?.to_f64_vec())
-    }
-
     /// `p.data = value` for a parameter (or a leaf made one by `requires_grad_`): replaces its
     /// value (same dtype and shape); later evaluations see the new value.
     pub fn set_data(&self, value: HostTensor) -> Result<()> {
-        let name = match &self.graph.state().ir.node(self.id)?.op {
+        let name = match &self.graph.state().ir().node(self.id)?.op {
             kiln_ir::Op::Parameter { name } => name.clone(),
             other => {
                 return Err(Error::api(
@@ -129,24 +103,24 @@ impl Tensor {
     }
 }
 
-impl fmt::Display for Tensor {
-    /// Evaluates the tensor and prints it as PyTorch does; if evaluation fails, prints the error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to_host() {
-            Ok(v) => write!(f, "{v}"),
-            Err(e) => write!(
-                f,
-                "tensor(<{} {}{}: {e}>)",
-                self.id,
-                self.dtype(),
-                self.shape()
-            ),
-        }
-    }
-}
-
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Tensor({}: {}{})", self.id, self.dtype(), self.shape())
+    }
+}
+
+impl Graph {
+    /// The tensor for node `id` of this graph.
+    pub(crate) fn wrap(&self, id: NodeId) -> Tensor {
+        Tensor::from_parts(self.clone(), id)
+    }
+
+    /// Runs `f` on the IR graph and wraps the node it returns (see [`Graph::add_node`]).
+    pub(crate) fn build(
+        &self,
+        f: impl FnOnce(&mut kiln_ir::Graph) -> kiln_ir::Result<NodeId>,
+    ) -> Result<Tensor> {
+        let id = self.add_node(f)?;
+        Ok(self.wrap(id))
     }
 }

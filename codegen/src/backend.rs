@@ -18,7 +18,9 @@ pub trait Backend {
     /// A short name (`cpu`, `cuda`) used in errors and benchmarks.
     fn name(&self) -> &'static str;
 
-    /// Compiles `program` (which has been verified and memory-planned by kiln-ir).
+    /// Compiles `program` (memory-planned by kiln-ir). Every implementation first runs
+    /// [`Program::verify`]: generated code may then assume the kernel-IR contract, and a
+    /// program that breaks it is refused with `IrError::Internal` instead of miscompiled.
     fn compile(&self, program: &Program) -> Result<Box<dyn Executable>>;
 }
 

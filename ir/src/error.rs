@@ -134,6 +134,34 @@ pub enum IrError {
         /// What went wrong.
         msg: String,
     },
+    /// A compiler invariant does not hold: always a kiln bug, never the user's fault (please
+    /// report it with the program that caused it).
+    #[error("internal error (a kiln bug): {context}: rule `{rule}`: {msg}")]
+    Internal {
+        /// Where it was found, e.g. `kernel IR: kernel k3`.
+        context: String,
+        /// The rule broken, as the checker's docs name it.
+        rule: &'static str,
+        /// What was found.
+        msg: String,
+    },
+    /// A `wrt` name (of `dump-ir --wrt` or a filetest) that no input or parameter has.
+    #[error("wrt {name}: no input or parameter has that name")]
+    UnknownLeaf {
+        /// The name asked for.
+        name: String,
+    },
+    /// A stage that needs outputs (autodiff) was run on a graph without any.
+    #[error("the graph has no outputs (add a `return` line)")]
+    NoOutputs,
+    /// A pipeline stage (`kiln_ir::pipeline`) failed; the stage prefixes the cause.
+    #[error("{stage}: {error}")]
+    Stage {
+        /// `grad`, `opt` or `lowering failed`.
+        stage: &'static str,
+        /// What went wrong (boxed: the enum would otherwise be recursive).
+        error: Box<IrError>,
+    },
     /// Something kiln does not do (yet); the message says what.
     #[error("not supported: {0}")]
     Unsupported(String),
@@ -148,6 +176,14 @@ pub enum IrError {
 }
 
 impl IrError {
+    /// `error` as the failure of pipeline stage `stage`.
+    pub fn in_stage(stage: &'static str, error: IrError) -> IrError {
+        IrError::Stage {
+            stage,
+            error: Box::new(error),
+        }
+    }
+
     /// Shorthand for [`IrError::Shape`].
     pub fn shape(op: &'static str, msg: impl Into<String>) -> IrError {
         IrError::Shape {

@@ -144,6 +144,18 @@ impl Graph {
         self.g.node_count() == 0
     }
 
+    /// `roots` and every node they transitively depend on (the nodes evaluating them needs).
+    pub fn ancestors(&self, roots: &[NodeId]) -> std::collections::HashSet<NodeId> {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<NodeId> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            if seen.insert(id) {
+                stack.extend(self.operands(id));
+            }
+        }
+        seen
+    }
+
     /// Every node in an order where operands come before users (ties broken by id, so the order
     /// is deterministic).
     pub fn topo_order(&self) -> Vec<NodeId> {

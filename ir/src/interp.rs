@@ -22,7 +22,7 @@ use crate::op::{BinaryOp, Distribution, Op, ReduceOp, SliceRange, TensorType, Un
 use crate::philox::{philox_normal, philox_uniform};
 use crate::shape::{AxisList, Shape};
 use crate::tensor::HostTensor;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A computed value: its type and its elements in row-major order, each already rounded to the
 /// dtype.
@@ -77,7 +77,7 @@ pub fn evaluate(
     for &o in outputs {
         graph.node(o)?;
     }
-    let needed = needed_nodes(graph, outputs);
+    let needed = graph.ancestors(outputs);
     let mut values: HashMap<NodeId, Value> = HashMap::with_capacity(needed.len());
     for id in graph.topo_order() {
         if !needed.contains(&id) {
@@ -115,18 +115,6 @@ pub fn evaluate_outputs(
     feeds: &HashMap<String, HostTensor>,
 ) -> Result<Vec<HostTensor>> {
     evaluate(graph, graph.outputs(), feeds)
-}
-
-/// The outputs and everything they transitively depend on.
-fn needed_nodes(graph: &Graph, outputs: &[NodeId]) -> HashSet<NodeId> {
-    let mut needed = HashSet::new();
-    let mut stack: Vec<NodeId> = outputs.to_vec();
-    while let Some(id) = stack.pop() {
-        if needed.insert(id) {
-            stack.extend(graph.operands(id));
-        }
-    }
-    needed
 }
 
 /// The operands as a fixed-size array; the graph's type rules guarantee the count, so a

@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod op;
 pub mod passes;
 pub mod philox;
+pub mod pipeline;
 pub mod shape;
 pub mod tensor;
 pub mod tensor_fmt;

@@ -8,14 +8,19 @@
 //! are not implemented yet; 1 when the file cannot be read. Parse errors are printed as
 //! `FILE:line:col: message` so that editors can jump to them.
 //!
-//! Stages are the compiler's pipeline (`grad`, `opt`, `fused`, `kernels`, `plan`); each is one
-//! arm of [`apply_stage`]. `ir` prints the parsed graph; `fused`, `kernels` and `plan` lower the
-//! graph's outputs to the kernel IR (`--eager`: fusion off) and print the fusion groups, the
-//! kernels or the memory plan.
+//! Stages are the compiler's pipeline (`grad`, `opt`, `fused`, `kernels`, `plan`), run by
+//! [`kiln_ir::pipeline`], which the filetests (`tests/filetests/`) share. `ir` prints the parsed
+//! graph; `grad` and `opt` print the graph after autodiff and the optimisation passes. These
+//! three print `.kir` text followed by a `; nodes: N` comment, so their output reads back:
+//! `dump-ir g.kir > h.kir && dump-ir h.kir` works. `fused`, `kernels` and `plan` lower the graph's
+//! outputs to the kernel IR (`--eager`: fusion off) and print the fusion groups, the kernels or
+//! the memory plan, each ending with a summary line (`nodes: N, kernels: K[, buffers: B,
+//! peak_bytes: P]`); they are not graphs.
 
 #[path = "support/run.rs"]
 mod run;
 
+use ir::pipeline::{self, Stage, StageOptions, Staged};
 use ir::{Graph, IrError};
 use kiln_ir as ir;
 use std::process::ExitCode;
@@ -23,7 +28,8 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: dump-ir [OPTIONS] FILE.kir
 
-Reads a .kir graph, verifies it and prints it in the text format followed by a summary.
+Reads a .kir graph, verifies it and prints it in the text format followed by a summary
+comment (`; nodes: N`), so that the output is itself a .kir file.
 
 options:
   --dot            print Graphviz instead of text (nodes: op and type; edges: operand position)
@@ -40,45 +46,6 @@ options:
   --eager          lower with fusion off (one kernel per primitive) (fused, kernels, plan)
   -h, --help       print this help
 ";
-
-/// How far down the pipeline to run before printing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
-    /// The graph as parsed and verified.
-    Ir,
-    /// After autodiff.
-    Grad,
-    /// After graph optimisations.
-    Opt,
-    /// After fusion into kernel groups.
-    Fused,
-    /// After lowering to kernels.
-    Kernels,
-    /// After memory planning.
-    Plan,
-}
-
-impl Stage {
-    const ALL: [Stage; 6] = [
-        Stage::Ir,
-        Stage::Grad,
-        Stage::Opt,
-        Stage::Fused,
-        Stage::Kernels,
-        Stage::Plan,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Stage::Ir => "ir",
-            Stage::Grad => "grad",
-            Stage::Opt => "opt",
-            Stage::Fused => "fused",
-            Stage::Kernels => "kernels",
-            Stage::Plan => "plan",
-        }
-    }
-}
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,27 +130,24 @@ fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
             match action {
                 Action::Print => {}
                 Action::Run { seed } => {
-                    let graph = optimized(differentiate(graph, &wrt)?)?;
+                    let graph = differentiated_and_optimized(graph, &wrt)?;
                     return run::run(&graph, eager, seed).map_err(Failure::Check);
                 }
                 Action::Clif => {
-                    let program = lower(optimized(differentiate(graph, &wrt)?)?, eager)?;
+                    let graph = differentiated_and_optimized(graph, &wrt)?;
+                    let program = pipeline::lower(graph, eager).map_err(failure)?;
                     return kiln_codegen::cpu::clif_listing(&program)
                         .map_err(|e| Failure::Input(format!("codegen: {e}")));
                 }
             }
-            match apply_stage(stage, graph, &wrt, eager)? {
-                Staged::Graph(graph) => Ok(match format {
-                    Format::Text => format!("{graph}{}", summary(&graph)),
-                    Format::Dot => dot(&graph),
-                }),
-                Staged::Text(text) => match format {
-                    Format::Text => Ok(text),
-                    Format::Dot => Err(Failure::Usage(format!(
-                        "--dot is not available for stage {}",
-                        stage.name()
-                    ))),
-                },
+            let staged =
+                pipeline::run_stage(stage, graph, &StageOptions { wrt, eager }).map_err(failure)?;
+            match (format, &staged) {
+                (Format::Text, _) => Ok(staged.text()),
+                (Format::Dot, Staged::Graph(graph)) => Ok(dot(graph)),
+                (Format::Dot, Staged::Groups(_) | Staged::Kernels(_) | Staged::Plan(_)) => Err(
+                    Failure::Usage(format!("--dot is not available for stage {}", stage.name())),
+                ),
             }
         }
     }
@@ -227,16 +191,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
                     Some(n) => n,
                     None => return Err(Failure::Usage("--stage needs a stage name".into())),
                 };
-                stage = Stage::ALL
-                    .into_iter()
-                    .find(|s| s.name() == name)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
-                        Failure::Usage(format!(
-                            "unknown stage `{name}` (expected one of: {})",
-                            names.join(", ")
-                        ))
-                    })?;
+                stage = Stage::from_name(&name).ok_or_else(|| {
+                    let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+                    Failure::Usage(format!(
+                        "unknown stage `{name}` (expected one of: {})",
+                        names.join(", ")
+                    ))
+                })?;
             }
             "--wrt" if !only_files => match inline.or_else(|| args.next()) {
                 Some(names) => {
@@ -297,87 +258,20 @@ fn load(file: &str) -> Result<Graph, Failure> {
     Ok(graph)
 }
 
-/// What a stage produced: a graph (printable as text or Graphviz) or a kernel-level text form.
-enum Staged {
-    Graph(Graph),
-    Text(String),
+/// The graph that `--run` and `--clif` compile: differentiated (with `--wrt`) and optimised.
+fn differentiated_and_optimized(graph: Graph, wrt: &[String]) -> Result<Graph, Failure> {
+    pipeline::optimized(pipeline::differentiate(graph, wrt).map_err(failure)?).map_err(failure)
 }
 
-/// Runs the pipeline up to `stage`. Adding a stage is adding its arm.
-fn apply_stage(stage: Stage, graph: Graph, wrt: &[String], eager: bool) -> Result<Staged, Failure> {
-    // The pipeline: grad (when --wrt names leaves) -> opt -> fuse/lower -> plan.
-    let lowered = |graph: Graph| lower(optimized(differentiate(graph, wrt)?)?, eager);
-    match stage {
-        Stage::Ir => Ok(Staged::Graph(graph)),
-        Stage::Grad => Ok(Staged::Graph(differentiate(graph, wrt)?)),
-        Stage::Opt => Ok(Staged::Graph(optimized(differentiate(graph, wrt)?)?)),
-        Stage::Fused => Ok(Staged::Text(lowered(graph)?.groups_text())),
-        Stage::Kernels => Ok(Staged::Text(lowered(graph)?.to_string())),
-        Stage::Plan => Ok(Staged::Text(lowered(graph)?.plan_text())),
+/// The exit code and message of a failed stage: a `--wrt` name that matches nothing is a usage
+/// error, everything else a problem with the input.
+fn failure(e: IrError) -> Failure {
+    match e {
+        IrError::UnknownLeaf { name } => {
+            Failure::Usage(format!("--wrt {name}: no input or parameter has that name"))
+        }
+        other => Failure::Input(other.to_string()),
     }
-}
-
-/// The optimisation passes (`--stage opt`).
-fn optimized(mut graph: Graph) -> Result<Graph, Failure> {
-    ir::passes::optimize(&mut graph).map_err(|e| Failure::Input(format!("opt: {e}")))?;
-    Ok(graph)
-}
-
-/// Fusion and lowering to kernel IR, with its memory plan.
-fn lower(graph: Graph, eager: bool) -> Result<ir::kernel::Program, Failure> {
-    let options = if eager {
-        ir::kernel::LowerOptions::eager()
-    } else {
-        ir::kernel::LowerOptions::default()
-    };
-    ir::kernel::lower(&graph, graph.outputs(), &options)
-        .map_err(|e| Failure::Input(format!("lowering failed: {e}")))
-}
-
-/// Appends the gradients of the outputs (seeded with ones) with respect to the named inputs or
-/// parameters, as extra outputs. With no names, the graph is returned as it is.
-fn differentiate(mut graph: Graph, wrt: &[String]) -> Result<Graph, Failure> {
-    if wrt.is_empty() {
-        return Ok(graph);
-    }
-    let leaves = wrt
-        .iter()
-        .map(|name| {
-            graph
-                .node_ids()
-                .into_iter()
-                .find(|&id| {
-                    matches!(graph.node(id).map(|n| &n.op),
-                        Ok(ir::Op::Input { name: n } | ir::Op::Parameter { name: n }) if n == name)
-                })
-                .ok_or_else(|| {
-                    Failure::Usage(format!("--wrt {name}: no input or parameter has that name"))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let outputs = graph.outputs().to_vec();
-    if outputs.is_empty() {
-        return Err(Failure::Input(
-            "grad: the graph has no outputs (add a `return` line)".into(),
-        ));
-    }
-    let fail = |e: IrError| Failure::Input(format!("grad: {e}"));
-    let mut seeds = Vec::with_capacity(outputs.len());
-    for &o in &outputs {
-        seeds.push(Some(
-            ir::autodiff::helpers::ones_like(&mut graph, o).map_err(fail)?,
-        ));
-    }
-    let grads = ir::autodiff::grad(&mut graph, &outputs, &seeds, &leaves).map_err(fail)?;
-    let mut all = outputs;
-    all.extend(grads);
-    graph.set_outputs(&all).map_err(fail)?;
-    Ok(graph)
-}
-
-/// The summary printed after the graph, one `key: value` line; later stages add fields.
-fn summary(graph: &Graph) -> String {
-    format!("nodes: {}\n", graph.len())
 }
 
 /// Graphviz: one box per node labelled with its id, op (and name) and type; edges from operand

@@ -66,6 +66,9 @@
 //! Argument validation that PyTorch performs (`from <= to`, `std >= 0`,
 //! finite bounds) is not repeated here: the functions never panic and simply
 //! evaluate PyTorch's formula on whatever they are given.
+//!
+//! The functions that make tensors from it (`kiln::rand`, `kiln::randn`, `Graph::rand` and its
+//! kin) are in `tensors.rs`; they draw from this module's default generator.
 
 use std::f64::consts::PI;
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -666,6 +669,10 @@ pub fn with_default_generator<R>(f: impl FnOnce(&mut Generator) -> R) -> R {
 pub fn manual_seed(seed: u64) {
     with_default_generator(|g| g.manual_seed(seed));
 }
+
+// `pub(crate)` so that lib.rs can re-export `rand` and `randn` at the crate root, where
+// PyTorch has them, without adding `kiln::random::rand`.
+pub(crate) mod tensors;
 
 #[cfg(test)]
 mod tests;

@@ -41,6 +41,9 @@ impl CpuBackend {
     /// Compiles `program` into the concrete executable type (for callers that want
     /// [`CpuExecutable`]'s own methods).
     pub fn compile_cpu(&self, program: &Program) -> Result<CpuExecutable> {
+        // The generated code trusts the program (views in bounds, operand dtypes): check the
+        // contract once here rather than piecemeal while emitting.
+        program.verify()?;
         CpuExecutable::new(program, self.threads, &mut CraneliftLoops)
     }
 }

@@ -72,6 +72,7 @@ impl LowerOptions {
 pub fn lower(graph: &Graph, outputs: &[NodeId], options: &LowerOptions) -> Result<Program> {
     let mut program = lower_unplanned(graph, outputs, options)?;
     program.plan = super::plan::plan_memory(&program);
+    program.verify()?;
     Ok(program)
 }
 
@@ -84,7 +85,7 @@ pub(super) fn lower_unplanned(
     for &o in outputs {
         graph.node(o)?;
     }
-    let needed = needed_nodes(graph, outputs);
+    let needed = graph.ancestors(outputs);
     let order: Vec<NodeId> = graph
         .topo_order()
         .into_iter()
@@ -109,18 +110,6 @@ pub(super) fn lower_unplanned(
     Err(IrError::Unsupported(
         "lowering: materialisation did not converge".into(),
     ))
-}
-
-/// The outputs and everything they transitively depend on.
-fn needed_nodes(graph: &Graph, outputs: &[NodeId]) -> HashSet<NodeId> {
-    let mut needed = HashSet::new();
-    let mut stack: Vec<NodeId> = outputs.to_vec();
-    while let Some(id) = stack.pop() {
-        if needed.insert(id) {
-            stack.extend(graph.operands(id));
-        }
-    }
-    needed
 }
 
 /// How nodes are grouped.

@@ -33,6 +33,7 @@ pub mod eval;
 pub mod fuse;
 pub mod plan;
 pub mod update;
+mod verify;
 
 pub use eval::{evaluate_program, evaluate_step};
 pub use fuse::{lower, LowerOptions};

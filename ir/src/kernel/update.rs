@@ -66,6 +66,7 @@ pub fn lower_step(
     // Value buffers that were written in place have no kernel left.
     remove_unused_temps(&mut program);
     program.plan = super::plan::plan_memory(&program);
+    program.verify()?;
     Ok(program)
 }
 

@@ -1,0 +1,654 @@
+//! The kernel IR's contract, checked: [`Program::verify`].
+//!
+//! Backends generate code that trusts the program it is given: a load whose view reaches
+//! outside its buffer would read out of bounds at run time, an operand of the wrong dtype would
+//! be reinterpreted. The rules below are what `lower`, `lower_step` and `plan_memory` promise
+//! and what every backend may assume; they run after each of those passes and at the start of
+//! every `Backend::compile`. A violation is never the user's fault: it names the kernel and the
+//! rule and is always a kiln bug ([`IrError::Internal`]).
+//!
+//! The rules, each named in its error:
+//! - `buffers`: a constant matches its declaration; an `Output(k)` buffer is output `k`;
+//! - `bindings`: every input, parameter and update names a buffer of that kind and name, and
+//!   every input and parameter buffer is bound exactly once;
+//! - `out-buffer`: a kernel's output buffer exists, is a temporary, an output or an updated
+//!   parameter, and holds the kernel's result dtype and element count;
+//! - `ssa`: an instruction's operands come earlier in its body, a body's result exists;
+//! - `dtype`: operands have the dtypes their instruction needs (the op table's `accepts`,
+//!   bool conditions and masks, integer indices, float random numbers);
+//! - `rank`: views and affine indices have one coefficient per axis of their loop space;
+//! - `load-in-bounds`: every unmasked load, GEMM operand and gather source stays inside its
+//!   buffer over the whole loop space; a masked load too, over the part of the loop space its
+//!   mask admits, where the mask is a conjunction of single-axis ranges (what `pad` and
+//!   `concat` lower to; other masks are not analysed);
+//! - `in-place`: a kernel never reads its own output buffer, except a training step's
+//!   elementwise writer of an updated parameter, which reads it unmasked at the element it
+//!   writes;
+//! - `def-before-use`: a temporary or output buffer is read only after an earlier kernel wrote
+//!   it, and every output is written;
+//! - `memory-plan`: every temporary has a 64-byte aligned slot inside the arena, and no two
+//!   temporaries that are live at the same kernel share bytes.
+
+use std::collections::HashSet;
+
+use super::plan::ALIGN;
+use super::{
+    Affine, Body, BufferDecl, BufferId, BufferKind, InstKind, Kernel, KernelKind, Program, Val,
+    View,
+};
+use crate::dtype::DType;
+use crate::error::{IrError, Result};
+use crate::op::BinaryOp;
+
+impl Program {
+    /// Checks the kernel-IR contract (the module docs list its rules).
+    ///
+    /// # Errors
+    /// [`IrError::Internal`] naming the first violated rule and the kernel (or buffer) where
+    /// it was found. Lowering produces verified programs, so an error here is a kiln bug.
+    pub fn verify(&self) -> Result<()> {
+        Verifier { p: self }.run()
+    }
+}
+
+/// A broken rule, before it is wrapped into [`IrError::Internal`].
+type Check<T = ()> = std::result::Result<T, (&'static str, String)>;
+
+fn fail<T>(rule: &'static str, msg: impl Into<String>) -> Check<T> {
+    Err((rule, msg.into()))
+}
+
+struct Verifier<'a> {
+    p: &'a Program,
+}
+
+/// Where a body runs: its loop space, and whether it may use the accumulator.
+#[derive(Clone, Copy)]
+struct Space<'d> {
+    dims: &'d [usize],
+    epilogue: bool,
+}
+
+impl Verifier<'_> {
+    fn run(&self) -> Result<()> {
+        let internal = |kernel: Option<usize>| {
+            move |(rule, msg): (&'static str, String)| IrError::Internal {
+                context: match kernel {
+                    Some(k) => format!("kernel IR: kernel k{k}"),
+                    None => "kernel IR".to_string(),
+                },
+                rule,
+                msg,
+            }
+        };
+        self.buffers().map_err(internal(None))?;
+        self.bindings().map_err(internal(None))?;
+        let mut written: HashSet<BufferId> = self
+            .p
+            .buffers
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| is_storage(&d.kind))
+            .map(|(i, _)| BufferId(i as u32))
+            .collect();
+        for (k, kernel) in self.p.kernels.iter().enumerate() {
+            self.kernel(kernel, &written).map_err(internal(Some(k)))?;
+            written.insert(kernel.out());
+        }
+        self.outputs_written(&written).map_err(internal(None))?;
+        self.memory_plan().map_err(internal(None))
+    }
+
+    fn decl(&self, id: BufferId) -> Check<&BufferDecl> {
+        match self.p.buffers.get(id.index()) {
+            Some(d) => Ok(d),
+            None => fail("buffers", format!("b{} does not exist", id.0)),
+        }
+    }
+
+    fn buffers(&self) -> Check {
+        for (i, d) in self.p.buffers.iter().enumerate() {
+            match &d.kind {
+                BufferKind::Const(t) if t.dtype() != d.dtype || t.shape() != &d.shape => {
+                    return fail(
+                        "buffers",
+                        format!(
+                            "constant b{i} is {}{}, declared {}{}",
+                            t.dtype(),
+                            t.shape(),
+                            d.dtype,
+                            d.shape
+                        ),
+                    );
+                }
+                BufferKind::Output(k) if self.p.outputs.get(*k) != Some(&BufferId(i as u32)) => {
+                    return fail(
+                        "buffers",
+                        format!("b{i} is output {k}, but output {k} is another buffer"),
+                    );
+                }
+                _ => {}
+            }
+        }
+        for (k, &o) in self.p.outputs.iter().enumerate() {
+            self.decl(o).map_err(|_| {
+                (
+                    "buffers",
+                    format!("output {k} is b{}, which does not exist", o.0),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn bindings(&self) -> Check {
+        let mut bound = HashSet::new();
+        for (name, id) in self.p.inputs.iter().chain(&self.p.params) {
+            let d = self.decl(*id)?;
+            if !matches!(&d.kind, BufferKind::Input(n) | BufferKind::Param(n) if n == name) {
+                return fail(
+                    "bindings",
+                    format!("\"{name}\" is bound to b{}, which is {:?}", id.0, d.kind),
+                );
+            }
+            if !bound.insert(*id) {
+                return fail("bindings", format!("b{} is bound twice", id.0));
+            }
+        }
+        for (i, d) in self.p.buffers.iter().enumerate() {
+            let leaf = matches!(d.kind, BufferKind::Input(_) | BufferKind::Param(_));
+            if leaf && !bound.contains(&BufferId(i as u32)) {
+                return fail("bindings", format!("b{i} ({:?}) is not bound", d.kind));
+            }
+        }
+        let mut updated = HashSet::new();
+        for (name, id) in &self.p.updates {
+            let d = self.decl(*id)?;
+            if !matches!(&d.kind, BufferKind::Param(n) if n == name) || !updated.insert(*id) {
+                return fail("bindings", format!("update \"{name}\" -> b{} is not a parameter of that name, or is updated twice", id.0));
+            }
+        }
+        Ok(())
+    }
+
+    fn is_updated(&self, id: BufferId) -> bool {
+        self.p.updates.iter().any(|(_, b)| *b == id)
+    }
+
+    fn kernel(&self, kernel: &Kernel, written: &HashSet<BufferId>) -> Check {
+        let out = kernel.out();
+        let out_decl = self.decl(out)?;
+        let writable = match out_decl.kind {
+            BufferKind::Temp | BufferKind::Output(_) => true,
+            BufferKind::Param(_) => self.is_updated(out),
+            BufferKind::Input(_) | BufferKind::Const(_) => false,
+        };
+        if !writable {
+            return fail(
+                "out-buffer",
+                format!("writes b{} ({:?})", out.0, out_decl.kind),
+            );
+        }
+        let (result_dtype, out_numel) = self.kernel_kind(&kernel.kind)?;
+        if result_dtype != out_decl.dtype || out_numel != out_decl.numel() {
+            return fail(
+                "out-buffer",
+                format!(
+                    "computes {out_numel} {result_dtype} elements into b{} of {}{}",
+                    out.0, out_decl.dtype, out_decl.shape
+                ),
+            );
+        }
+        for read in kernel.reads() {
+            let d = self.decl(read)?;
+            if read == out {
+                self.in_place_reads(kernel, out)?;
+            } else if matches!(d.kind, BufferKind::Temp | BufferKind::Output(_))
+                && !written.contains(&read)
+            {
+                return fail(
+                    "def-before-use",
+                    format!("reads b{} before any kernel wrote it", read.0),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every body and view of a kernel; returns the dtype and element count it writes.
+    fn kernel_kind(&self, kind: &KernelKind) -> Check<(DType, usize)> {
+        let plain = |dims| Space {
+            dims,
+            epilogue: false,
+        };
+        let epilogue = |dims| Space {
+            dims,
+            epilogue: true,
+        };
+        Ok(match kind {
+            KernelKind::Elementwise { shape, body, .. } => {
+                self.body(body, plain(shape.dims()))?;
+                (body.dtype(), shape.numel())
+            }
+            KernelKind::Reduce {
+                shape,
+                axes,
+                body,
+                epilogue: e,
+                ..
+            } => {
+                self.body(body, plain(shape.dims()))?;
+                let mut out_dims = shape.dims().to_vec();
+                for &a in axes {
+                    match out_dims.get_mut(a) {
+                        Some(d) => *d = 1,
+                        None => {
+                            return fail(
+                                "rank",
+                                format!("reduced axis {a} of a rank-{} space", shape.rank()),
+                            )
+                        }
+                    }
+                }
+                self.body(e, epilogue(&out_dims))?;
+                (e.dtype(), out_dims.iter().product())
+            }
+            KernelKind::ArgMax {
+                shape, axis, body, ..
+            } => {
+                self.body(body, plain(shape.dims()))?;
+                if *axis >= shape.rank() || shape.dim(*axis) == 0 {
+                    return fail("rank", format!("argmax over axis {axis} of {shape}"));
+                }
+                (DType::I64, shape.numel() / shape.dim(*axis))
+            }
+            KernelKind::Gemm {
+                batch,
+                m,
+                n,
+                k,
+                a,
+                b,
+                epilogue: e,
+                dtype,
+                ..
+            } => {
+                let dims = |r: usize, c: usize| [batch.as_slice(), &[r, c]].concat();
+                for (name, view, r, c) in [("a", a, *m, *k), ("b", b, *k, *n)] {
+                    if self.decl(view.buffer)?.dtype != *dtype {
+                        return fail("dtype", format!("gemm operand {name} is not {dtype}"));
+                    }
+                    self.view_in_bounds(view, &box_of(&dims(r, c)), "gemm operand")?;
+                }
+                let out_dims = dims(*m, *n);
+                let result = match e {
+                    Some(e) => {
+                        self.body(e, epilogue(&out_dims))?;
+                        e.dtype()
+                    }
+                    None => *dtype,
+                };
+                (result, out_dims.iter().product())
+            }
+            KernelKind::Gather {
+                shape,
+                axis,
+                index,
+                src,
+                src_dims,
+                ..
+            } => {
+                self.body(index, plain(shape.dims()))?;
+                if !index.dtype().is_int() || *axis >= src_dims.len() {
+                    return fail(
+                        "dtype",
+                        format!("gather index is {} on axis {axis}", index.dtype()),
+                    );
+                }
+                // Every coordinate of the source, the gathered axis included, is inside
+                // `src_dims` (the index is bounds-checked at run time).
+                self.view_in_bounds(src, &box_of(src_dims), "gather source")?;
+                (self.decl(src.buffer)?.dtype, shape.numel())
+            }
+            KernelKind::ScatterAdd {
+                out_shape,
+                base,
+                shape,
+                axis,
+                index,
+                src,
+                ..
+            } => {
+                self.body(base, plain(out_shape.dims()))?;
+                self.body(index, plain(shape.dims()))?;
+                self.body(src, plain(shape.dims()))?;
+                if !index.dtype().is_int()
+                    || *axis >= out_shape.rank()
+                    || src.dtype() != base.dtype()
+                {
+                    return fail(
+                        "dtype",
+                        format!(
+                            "scatter_add of {} into {} by {} on axis {axis}",
+                            src.dtype(),
+                            base.dtype(),
+                            index.dtype()
+                        ),
+                    );
+                }
+                (base.dtype(), out_shape.numel())
+            }
+        })
+    }
+
+    fn body(&self, body: &Body, space: Space) -> Check {
+        let rank = space.dims.len();
+        let insts = &body.insts;
+        if body.result.0 as usize >= insts.len() {
+            return fail(
+                "ssa",
+                format!(
+                    "body result v{} of {} instructions",
+                    body.result.0,
+                    insts.len()
+                ),
+            );
+        }
+        for (i, inst) in insts.iter().enumerate() {
+            let operand = |v: Val| -> Check<DType> {
+                match insts.get(v.0 as usize) {
+                    Some(o) if (v.0 as usize) < i => Ok(o.dtype),
+                    _ => fail("ssa", format!("v{i} uses v{}, which is not earlier", v.0)),
+                }
+            };
+            let d = inst.dtype;
+            let wrong = |what: String| fail("dtype", format!("v{i}: {what}"));
+            match &inst.kind {
+                InstKind::Load { view, mask } => {
+                    if let Some(m) = mask {
+                        if operand(*m)? != DType::Bool {
+                            return wrong("load mask is not bool".into());
+                        }
+                    }
+                    let buffer_dtype = self.decl(view.buffer)?.dtype;
+                    if buffer_dtype != d {
+                        return wrong(format!(
+                            "{d} load from b{} of {buffer_dtype}",
+                            view.buffer.0
+                        ));
+                    }
+                    check_rank(view.strides.len(), rank, i)?;
+                    match mask {
+                        None => self.view_in_bounds(view, &box_of(space.dims), "load")?,
+                        Some(m) => {
+                            if let Some(region) = mask_region(insts, *m, space.dims) {
+                                self.view_in_bounds(view, &region, "masked load")?;
+                            }
+                        }
+                    }
+                }
+                InstKind::Const(_) => {}
+                InstKind::Index(axis) => {
+                    if *axis >= rank || !d.is_int() {
+                        return wrong(format!(
+                            "index of axis {axis} as {d} in a rank-{rank} space"
+                        ));
+                    }
+                }
+                InstKind::InRange { index, .. } => {
+                    check_rank(index.coefs.len(), rank, i)?;
+                    if d != DType::Bool {
+                        return wrong("in_range is not bool".into());
+                    }
+                }
+                InstKind::Unary(op, x) => {
+                    if operand(*x)? != d || !op.accepts(d) {
+                        return wrong(format!("{} of {} as {d}", op.name(), operand(*x)?));
+                    }
+                }
+                InstKind::Binary(op, x, y) => {
+                    let (dx, dy) = (operand(*x)?, operand(*y)?);
+                    let result = if op.is_comparison() { DType::Bool } else { dx };
+                    if dx != dy || !op.accepts(dx) || result != d {
+                        return wrong(format!("{} of {dx} and {dy} as {d}", op.name()));
+                    }
+                }
+                InstKind::Select(c, a, b) => {
+                    if operand(*c)? != DType::Bool || operand(*a)? != d || operand(*b)? != d {
+                        return wrong(
+                            "select needs a bool condition and values of its dtype".into(),
+                        );
+                    }
+                }
+                InstKind::Cast(x) => {
+                    operand(*x)?;
+                }
+                InstKind::Random { index, .. } => {
+                    check_rank(index.coefs.len(), rank, i)?;
+                    if !d.is_float() {
+                        return wrong(format!("random numbers as {d}"));
+                    }
+                }
+                InstKind::Acc => {
+                    if !space.epilogue {
+                        return fail("ssa", format!("v{i}: acc outside an epilogue"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `view` reads inside its buffer for every point of `region` (one
+    /// `lo..hi` range per axis of the view); an empty region reads nothing.
+    fn view_in_bounds(&self, view: &View, region: &[(i128, i128)], what: &str) -> Check {
+        if view.strides.len() != region.len() {
+            return fail(
+                "rank",
+                format!(
+                    "{what} view of rank {} over a rank-{} space",
+                    view.strides.len(),
+                    region.len()
+                ),
+            );
+        }
+        if region.iter().any(|&(lo, hi)| lo >= hi) {
+            return Ok(());
+        }
+        let (mut min, mut max) = (view.offset as i128, view.offset as i128);
+        for (&s, &(lo, hi)) in view.strides.iter().zip(region) {
+            let (a, b) = (s as i128 * lo, s as i128 * (hi - 1));
+            min += a.min(b);
+            max += a.max(b);
+        }
+        let numel = self.decl(view.buffer)?.numel() as i128;
+        if min < 0 || max >= numel {
+            return fail(
+                "load-in-bounds",
+                format!(
+                    "{what} of b{} reaches elements {min}..={max} of {numel}",
+                    view.buffer.0
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The in-place exception: an elementwise writer of an updated parameter reads it unmasked,
+    /// at the element it writes.
+    fn in_place_reads(&self, kernel: &Kernel, out: BufferId) -> Check {
+        let KernelKind::Elementwise { shape, body, .. } = &kernel.kind else {
+            return fail(
+                "in-place",
+                format!("{} reads its own output b{}", kernel.kind_name(), out.0),
+            );
+        };
+        if !self.is_updated(out) {
+            return fail(
+                "in-place",
+                format!(
+                    "reads its own output b{}, which is no updated parameter",
+                    out.0
+                ),
+            );
+        }
+        let row_major = shape.strides();
+        for inst in &body.insts {
+            if let InstKind::Load { view, mask } = &inst.kind {
+                let at_written_element = mask.is_none()
+                    && view.offset == 0
+                    && shape
+                        .dims()
+                        .iter()
+                        .zip(&view.strides)
+                        .zip(&row_major)
+                        .all(|((&d, &s), &r)| d <= 1 || s == r as isize);
+                if view.buffer == out && !at_written_element {
+                    return fail(
+                        "in-place",
+                        format!("reads b{} elsewhere than at the element it writes", out.0),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn outputs_written(&self, written: &HashSet<BufferId>) -> Check {
+        match self
+            .p
+            .outputs
+            .iter()
+            .enumerate()
+            .find(|(_, b)| !written.contains(b))
+        {
+            Some((k, b)) => fail(
+                "def-before-use",
+                format!("output {k} (b{}) is never written", b.0),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn memory_plan(&self) -> Check {
+        let plan = &self.p.plan;
+        let mut live: Vec<Option<(usize, usize)>> = vec![None; self.p.buffers.len()];
+        for (k, kernel) in self.p.kernels.iter().enumerate() {
+            for b in kernel.reads().into_iter().chain([kernel.out()]) {
+                let r = &mut live[b.index()];
+                *r = Some(r.map_or((k, k), |(s, e)| (s.min(k), e.max(k))));
+            }
+        }
+        let mut slots = Vec::new();
+        for (i, d) in self.p.buffers.iter().enumerate() {
+            if d.kind != BufferKind::Temp {
+                continue;
+            }
+            let slot = plan.offsets.get(i).copied().flatten();
+            match slot {
+                Some(o)
+                    if o % ALIGN == 0
+                        && o.checked_add(d.bytes())
+                            .is_some_and(|e| e <= plan.peak_bytes) =>
+                {
+                    if d.bytes() > 0 {
+                        slots.push((i, o, o + d.bytes(), live[i]));
+                    }
+                }
+                _ => {
+                    return fail(
+                        "memory-plan",
+                        format!(
+                            "temporary b{i} has slot {slot:?} in an arena of {} bytes",
+                            plan.peak_bytes
+                        ),
+                    )
+                }
+            }
+        }
+        for (n, &(i, start, end, li)) in slots.iter().enumerate() {
+            for &(j, s2, e2, lj) in &slots[n + 1..] {
+                let overlap_in_time = match (li, lj) {
+                    (Some(a), Some(b)) => a.0 <= b.1 && b.0 <= a.1,
+                    _ => false,
+                };
+                if overlap_in_time && start < e2 && s2 < end {
+                    return fail(
+                        "memory-plan",
+                        format!(
+                            "temporaries b{i} and b{j} are live together and share arena bytes"
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Input, parameter and constant buffers hold a value before the first kernel runs.
+fn is_storage(kind: &BufferKind) -> bool {
+    matches!(
+        kind,
+        BufferKind::Input(_) | BufferKind::Param(_) | BufferKind::Const(_)
+    )
+}
+
+fn check_rank(len: usize, rank: usize, inst: usize) -> Check {
+    if len != rank {
+        return fail(
+            "rank",
+            format!("v{inst} has {len} coefficients in a rank-{rank} space"),
+        );
+    }
+    Ok(())
+}
+
+/// The whole loop space as one `0..dim` range per axis.
+fn box_of(dims: &[usize]) -> Vec<(i128, i128)> {
+    dims.iter().map(|&d| (0, d as i128)).collect()
+}
+
+/// The part of the loop space where mask `m` holds, as one range per axis, when `m` is a
+/// conjunction of `in_range` tests of single loop coordinates (`None` for any other mask).
+fn mask_region(insts: &[super::Inst], m: Val, dims: &[usize]) -> Option<Vec<(i128, i128)>> {
+    let mut region = box_of(dims);
+    let mut pending = vec![m];
+    while let Some(v) = pending.pop() {
+        match &insts.get(v.0 as usize)?.kind {
+            InstKind::Binary(BinaryOp::And, a, b) => pending.extend([*a, *b]),
+            InstKind::InRange { index, lo, hi } => restrict(&mut region, index, *lo, *hi)?,
+            _ => return None,
+        }
+    }
+    Some(region)
+}
+
+/// Narrows `region` to the points with `lo <= index < hi`, for an index that is a constant or
+/// a positive multiple of one coordinate plus a constant.
+fn restrict(region: &mut [(i128, i128)], index: &Affine, lo: isize, hi: isize) -> Option<()> {
+    let mut axes = index.coefs.iter().enumerate().filter(|(_, &c)| c != 0);
+    let (lo, hi, off) = (lo as i128, hi as i128, index.offset as i128);
+    match (axes.next(), axes.next()) {
+        (None, _) => {
+            if !(lo <= off && off < hi) {
+                region.iter_mut().for_each(|r| *r = (0, 0));
+            }
+        }
+        (Some((axis, &c)), None) if c > 0 => {
+            let c = c as i128;
+            // lo <= off + c*i < hi  <=>  ceil((lo-off)/c) <= i < ceil((hi-off)/c).
+            let r = &mut region[axis];
+            *r = (
+                r.0.max(div_ceil(lo - off, c)),
+                r.1.min(div_ceil(hi - off, c)),
+            );
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+fn div_ceil(a: i128, b: i128) -> i128 {
+    -((-a).div_euclid(b))
+}

@@ -1,0 +1,269 @@
+//! Running compiled graphs: [`Executable`], [`compile`], [`Graph::eval`] and the `Tensor`
+//! methods that evaluate (`to_host`, `item`, printing).
+//!
+//! An executable pairs a graph handle with a [`Program`]: the program says which nodes to
+//! compute (and holds the backend code), the graph supplies the parameter values and bound feeds
+//! at each run and receives the new parameter values of a training step. Programs live in the
+//! graph's [`crate::compile::CompileState`]; this module sits above both the graph and the
+//! compiler, which is why evaluation lives here and not in `graph.rs` or `tensor.rs`.
+
+use crate::compile::{from_codegen, CompileOptions, Compiled, Program, Updates};
+use crate::graph::Graph;
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+use kiln_ir::{HostTensor, NodeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// A compiled graph: runs `outputs` of the graph it came from, reading the graph's current
+/// parameter values and bound inputs, plus the feeds given to [`Executable::run`]. A training
+/// step's executable also writes new values into some of the graph's parameters.
+pub struct Executable {
+    graph: Graph,
+    /// Shared with the graph's cache: every evaluation of the same outputs runs this program.
+    program: Rc<Program>,
+}
+
+impl Executable {
+    /// Runs once: `feeds` name the graph's inputs (they override values bound with
+    /// [`Graph::feed`]); parameters come from the graph. A training step's executable then
+    /// stores the new parameter values — on a compiled device by writing them into the
+    /// parameters' own memory, with no copy; after a failed run every parameter is unchanged.
+    pub fn run(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+        self.check_feeds(feeds)?;
+        match self.program.backend() {
+            Some(p) => self
+                .run_compiled(p, feeds, None)
+                .map(Option::unwrap_or_default),
+            None => self.run_interpreted(feeds),
+        }
+    }
+
+    /// Like [`Executable::run`], but writes the outputs into `outputs`, tensors of the outputs'
+    /// dtypes and shapes (e.g. those a previous run returned): a loop that keeps them runs with
+    /// no allocation on a compiled device (PyTorch's `out=`). A tensor of another dtype or
+    /// shape is an error; after any error the contents of `outputs` are unspecified.
+    pub fn run_into(
+        &self,
+        feeds: &[(&str, &HostTensor)],
+        outputs: &mut [HostTensor],
+    ) -> Result<()> {
+        self.check_feeds(feeds)?;
+        match self.program.backend() {
+            Some(p) => self.run_compiled(p, feeds, Some(outputs)).map(|_| ()),
+            None => {
+                let values = self.run_interpreted(feeds)?;
+                if values.len() != outputs.len() {
+                    return Err(Error::api(
+                        "run_into",
+                        format!(
+                            "{} outputs, but {} tensors to hold them",
+                            values.len(),
+                            outputs.len()
+                        ),
+                    ));
+                }
+                for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
+                    if v.dtype() != o.dtype() || v.shape() != o.shape() {
+                        return Err(Error::api(
+                            "run_into",
+                            format!(
+                                "output {i} is {}{}, but the tensor given to hold it is {}{}",
+                                v.dtype(),
+                                v.shape(),
+                                o.dtype(),
+                                o.shape()
+                            ),
+                        ));
+                    }
+                    *o = v;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Parameters are not feeds: they come from the graph.
+    fn check_feeds(&self, feeds: &[(&str, &HostTensor)]) -> Result<()> {
+        let st = self.graph.state();
+        for (name, _) in feeds {
+            if st.is_parameter(name) {
+                return Err(Error::api(
+                    "run",
+                    format!("\"{name}\" is a parameter; set it with set_parameter, not a feed"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the backend program, into `outputs` when given (returning `None`) or into fresh
+    /// tensors; the updated parameters are lent to it for the run.
+    fn run_compiled(
+        &self,
+        p: &Compiled,
+        feeds: &[(&str, &HostTensor)],
+        outputs: Option<&mut [HostTensor]>,
+    ) -> Result<Option<Vec<HostTensor>>> {
+        let names = self.program.updates().iter().map(|(name, _)| name.as_str());
+        let mut taken = self.graph.state_mut().take_parameters(names)?;
+        let ran = {
+            let st = self.graph.state();
+            let lookup = |name: &str| -> Option<&HostTensor> {
+                feeds
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| *v)
+                    .or_else(|| st.value_of(name))
+            };
+            let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
+            let mut exe = p.borrow_mut();
+            match outputs {
+                Some(outs) => exe.run_into(&lookup, &mut params, outs).map(|()| None),
+                None => exe.run_updating(&lookup, &mut params).map(Some),
+            }
+        };
+        self.graph.state_mut().put_back_parameters(taken);
+        ran.map_err(from_codegen)
+    }
+
+    /// The interpreter: evaluates the outputs and the new parameter values, then stores those.
+    fn run_interpreted(&self, feeds: &[(&str, &HostTensor)]) -> Result<Vec<HostTensor>> {
+        let outputs = self.program.outputs();
+        let updates = self.program.updates();
+        let mut values = {
+            let st = self.graph.state();
+            let all: HashMap<String, HostTensor> = st
+                .named_values()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(feeds.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())))
+                .collect();
+            let mut ids = outputs.to_vec();
+            ids.extend(updates.iter().map(|(_, v)| *v));
+            kiln_ir::interp::evaluate(st.ir(), &ids, &all)?
+        };
+        let updated = values.split_off(outputs.len());
+        for ((name, _), value) in updates.iter().zip(updated) {
+            self.graph.set_parameter(name, value)?;
+        }
+        Ok(values)
+    }
+}
+
+/// Compiles `outputs` (tensors of one graph) for `options.device`.
+pub fn compile(outputs: &[&Tensor], options: &CompileOptions) -> Result<Executable> {
+    let first = outputs
+        .first()
+        .ok_or_else(|| Error::api("compile", "expected at least one output"))?;
+    for t in outputs {
+        first.check_same_graph(t, "compile")?;
+    }
+    let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
+    let graph = first.graph();
+    let program = Program::compile(graph.state().ir(), &ids, &[], options)?;
+    Ok(Executable {
+        graph: graph.clone(),
+        program: Rc::new(program),
+    })
+}
+
+impl Graph {
+    /// Evaluates `outputs` with `feeds` for the graph's inputs (parameters are supplied by the
+    /// graph). Returns one host tensor per output.
+    pub fn eval(
+        &self,
+        outputs: &[&Tensor],
+        feeds: &[(&str, &HostTensor)],
+    ) -> Result<Vec<HostTensor>> {
+        for t in outputs {
+            if !t.graph().same_as(self) {
+                return Err(Error::api(
+                    "eval",
+                    format!("{} belongs to another graph", t.id()),
+                ));
+            }
+        }
+        let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
+        self.executable_for(&ids)?.run(feeds)
+    }
+
+    /// The executable for `ids` under this graph's options, compiled once per graph.
+    pub(crate) fn executable_for(&self, ids: &[NodeId]) -> Result<Executable> {
+        self.step_executable_for(ids, &[])
+    }
+
+    /// The executable for `ids` that also applies `updates` to the parameters (a training
+    /// step), compiled once per graph.
+    pub(crate) fn step_executable_for(
+        &self,
+        ids: &[NodeId],
+        updates: &Updates,
+    ) -> Result<Executable> {
+        let options = self.compile_options();
+        let cached = self.state().compile_state().cached(ids, updates, &options);
+        let program = match cached {
+            Some(program) => program,
+            None => {
+                let program = Rc::new(Program::compile(self.state().ir(), ids, updates, &options)?);
+                self.state_mut().compile_state_mut().remember(
+                    ids,
+                    updates,
+                    &options,
+                    program.clone(),
+                );
+                program
+            }
+        };
+        Ok(Executable {
+            graph: self.clone(),
+            program,
+        })
+    }
+}
+
+impl Tensor {
+    /// Evaluates this tensor (the graph's parameters are used; inputs cannot be fed here, use
+    /// [`Graph::eval`] for graphs with inputs).
+    pub fn to_host(&self) -> Result<HostTensor> {
+        let mut out = self.graph().eval(&[self], &[])?;
+        out.pop()
+            .ok_or_else(|| Error::api("to_host", "evaluation returned no value"))
+    }
+
+    /// Evaluates a one-element tensor to a number (`x.item()`).
+    pub fn item(&self) -> Result<f64> {
+        Ok(self.to_host()?.item()?)
+    }
+
+    /// Evaluates to a `Vec<f32>` (casting from any dtype).
+    pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
+        Ok(self
+            .to_host()?
+            .to_f64_vec()
+            .into_iter()
+            .map(|v| v as f32)
+            .collect())
+    }
+
+    /// Evaluates to a `Vec<f64>` (casting from any dtype).
+    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        Ok(self.to_host()?.to_f64_vec())
+    }
+}
+
+impl fmt::Display for Tensor {
+    /// Evaluates the tensor and prints it as PyTorch does; if evaluation fails, prints the error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_host() {
+            Ok(v) => write!(f, "{v}"),
+            Err(e) => write!(
+                f,
+                "tensor(<{} {}{}: {e}>)",
+                self.id(),
+                self.dtype(),
+                self.shape()
+            ),
+        }
+    }
+}

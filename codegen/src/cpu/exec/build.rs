@@ -2,12 +2,16 @@
 //! one JIT, turn each kernel into a [`Step`], allocate the buffers, find the buffers the caller
 //! binds (feeds, updated parameters, outputs) and start the worker pool.
 //!
-//! Guarantees: every GEMM step's operands lie inside their buffers and have the product's
-//! dtype, and its destination holds the product (checked here, once, so that running needs no
-//! checks); every loop step calls a finalized function of the executable's own JIT.
+//! The program is verified first ([`Program::verify`]); the rest relies on its contract rather
+//! than checking again: every GEMM operand lies inside its buffer and has the product's dtype,
+//! the product's destination holds it and is neither operand, every temporary has an aligned
+//! arena slot, every constant matches its buffer, every binding names a buffer of its kind.
+//!
+//! Guarantees: running needs no checks but those of the caller's tensors; every loop step calls
+//! a finalized function of the executable's own JIT.
 
 use kiln_ir::kernel::{KernelKind, Program, View};
-use kiln_ir::{DType, NodeId};
+use kiln_ir::NodeId;
 
 use super::memory::{allocate, Slots};
 use super::{
@@ -19,13 +23,20 @@ use crate::cpu::jit::{Jit, JitConfig};
 use crate::error::{CodegenError, Result};
 
 impl CpuExecutable {
-    /// Compiles `program` with `compiler` for the loop kernels, running on up to `threads`
-    /// threads (at least 1).
+    /// Verifies `program` and compiles it with `compiler` for the loop kernels, running on up
+    /// to `threads` threads (at least 1).
+    ///
+    /// # Errors
+    /// `IrError::Internal` for a program that breaks the kernel-IR contract (a kiln bug); the
+    /// loop compiler's and Cranelift's errors.
     pub fn new(
         program: &Program,
         threads: usize,
         compiler: &mut dyn LoopCompiler,
     ) -> Result<CpuExecutable> {
+        // The executable's raw memory accesses (arena slots, constants, GEMM operands) rely on
+        // the contract, so it is checked here, on every path to an executable.
+        program.verify()?;
         let threads = threads.max(1);
         let mut jit = Jit::with_config(JitConfig {
             threads,
@@ -34,12 +45,12 @@ impl CpuExecutable {
         let compiled = compile_kernels(&mut jit, program, compiler)?;
         jit.finalize()?;
         let (steps, scratch_bytes) = plan_steps(&jit, program, compiled)?;
-        let (storage, table) = allocate(program, scratch_bytes)?;
+        let (storage, table) = allocate(program, scratch_bytes);
         let Slots {
             feeds,
             updates,
             outputs,
-        } = Slots::of(program)?;
+        } = Slots::of(program);
         Ok(CpuExecutable {
             steps,
             owned: table.clone(),
@@ -107,11 +118,12 @@ fn plan_steps(
                 Step::Gemm(g)
             }
             other => {
-                let check = index_check(other);
-                let c = c.ok_or_else(|| malformed(i, "loop kernel missing"))?;
+                let Some(c) = c else {
+                    unreachable!("compile_kernels compiles every kernel but a gemm");
+                };
                 Step::Loop {
                     call: resolve(jit, c)?,
-                    check,
+                    check: index_check(other),
                     kind: kernel.kind_name(),
                     node,
                 }
@@ -122,8 +134,8 @@ fn plan_steps(
     Ok((steps, scratch_bytes))
 }
 
-/// The step of GEMM kernel `kernel`, its operands checked against their buffers, and the bytes
-/// of scratch it needs (0 unless its epilogue changes the dtype).
+/// The step of GEMM kernel `kernel` and the bytes of scratch it needs (0 unless its epilogue
+/// changes the dtype).
 fn gemm_step(
     jit: &Jit,
     program: &Program,
@@ -143,7 +155,7 @@ fn gemm_step(
         ..
     } = &program.kernels[kernel].kind
     else {
-        return Err(malformed(kernel, "not a gemm"));
+        unreachable!("plan_steps passes gemm kernels only");
     };
     let dims = GemmDims {
         batch: batch.clone(),
@@ -151,30 +163,17 @@ fn gemm_step(
         n: *n,
         k: *k,
     };
-    let layout = |v: &View, rows: usize, cols: usize| {
-        check_operand(program, kernel, v, &dims.batch, rows, cols, *dtype)
+    // Verified (`rank`, `dtype`, `load-in-bounds`): an operand view has the batch dims and two
+    // more, the product's dtype, and stays inside its buffer.
+    let operand = |v: &View| GemmOperand {
+        buffer: v.buffer.index(),
+        layout: MatrixLayout::from_view(v.offset, &v.strides)
+            .expect("verified: a gemm operand view has rank >= 2"),
     };
-    let a = GemmOperand {
-        buffer: a.buffer.index(),
-        layout: layout(a, *m, *k)?,
-    };
-    let b = GemmOperand {
-        buffer: b.buffer.index(),
-        layout: layout(b, *k, *n)?,
-    };
-    let o = program
-        .buffers
-        .get(out.index())
-        .ok_or_else(|| malformed(kernel, "output buffer out of range"))?;
-    if a.buffer == out.index() || b.buffer == out.index() {
-        return Err(malformed(kernel, "gemm output is one of its operands"));
-    }
-    if o.numel() != dims.rows() * n || (epilogue.is_none() && o.dtype != *dtype) {
-        return Err(malformed(
-            kernel,
-            "gemm output buffer does not hold the product",
-        ));
-    }
+    let (a, b) = (operand(a), operand(b));
+    // Verified (`out-buffer`, `in-place`): the output holds `rows * n` elements of the
+    // product's dtype (or, with an epilogue, of the epilogue's) and is neither operand.
+    let o = program.buffer(*out);
     // An epilogue that changes the dtype reads the product from the scratch array at
     // `bufs[buffers.len()]` (the loop compiler's contract).
     let (product, scratch) = if o.dtype == *dtype {
@@ -228,46 +227,6 @@ fn index_check(kind: &KernelKind) -> Option<IndexCheck> {
         | KernelKind::ArgMax { .. }
         | KernelKind::Gemm { .. } => None,
     }
-}
-
-fn malformed(kernel: usize, what: &str) -> CodegenError {
-    CodegenError::Unsupported {
-        backend: "cpu",
-        what: format!("malformed program: kernel {kernel}: {what}"),
-    }
-}
-
-/// The layout of a GEMM operand, checked: its buffer has the product's dtype and every element
-/// the layout reaches lies inside the buffer.
-fn check_operand(
-    program: &Program,
-    kernel: usize,
-    v: &View,
-    batch: &[usize],
-    rows: usize,
-    cols: usize,
-    dtype: DType,
-) -> Result<MatrixLayout> {
-    let d = program
-        .buffers
-        .get(v.buffer.index())
-        .ok_or_else(|| malformed(kernel, "operand buffer out of range"))?;
-    if d.dtype != dtype || v.strides.len() != batch.len() + 2 {
-        return Err(malformed(
-            kernel,
-            "operand dtype or rank differs from the product's",
-        ));
-    }
-    let l = MatrixLayout::from_view(v.offset, &v.strides)
-        .ok_or_else(|| malformed(kernel, "operand of rank < 2"))?;
-    if let Some((lo, hi)) = l.extent(batch, rows, cols) {
-        if lo < 0 || hi as usize >= d.numel() {
-            return Err(malformed(kernel, "operand view reaches outside its buffer"));
-        }
-    } else if !(rows == 0 || cols == 0 || batch.contains(&0)) {
-        return Err(malformed(kernel, "operand view offsets overflow"));
-    }
-    Ok(l)
 }
 
 /// The pool loop kernels are split across; none for one thread.

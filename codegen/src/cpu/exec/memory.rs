@@ -35,40 +35,23 @@ impl Storage {
     }
 }
 
-/// The arena (first) and the owned allocations, and the table of every buffer's base address
-/// followed by the GEMM scratch array of `scratch_bytes`.
-pub(super) fn allocate(
-    program: &Program,
-    scratch_bytes: usize,
-) -> Result<(Vec<Storage>, Vec<*mut u8>)> {
+/// The arena (first) and the owned allocations of the verified `program`, and the table of
+/// every buffer's base address followed by the GEMM scratch array of `scratch_bytes`.
+pub(super) fn allocate(program: &Program, scratch_bytes: usize) -> (Vec<Storage>, Vec<*mut u8>) {
     let mut storage = vec![Storage::new(program.plan.peak_bytes)];
     let arena = storage[0].ptr();
     let mut table = Vec::with_capacity(program.buffers.len());
     for (i, d) in program.buffers.iter().enumerate() {
         if d.kind == BufferKind::Temp {
-            let off = program
-                .plan
-                .offsets
-                .get(i)
-                .copied()
-                .flatten()
-                .filter(|&o| o % 64 == 0 && o + d.bytes() <= program.plan.peak_bytes)
-                .ok_or_else(|| CodegenError::Unsupported {
-                    backend: "cpu",
-                    what: format!("malformed memory plan: b{i} has no aligned arena slot"),
-                })?;
-            // SAFETY: `off + bytes <= peak_bytes`, the arena's size, checked just above.
+            let off = program.plan.offsets[i].expect("verified: every temporary has a slot");
+            // SAFETY: the program is verified (`memory-plan`): the slot is 64-byte aligned and
+            // `off + bytes <= peak_bytes`, the arena's size.
             table.push(unsafe { arena.add(off) });
             continue;
         }
         let mut s = Storage::new(d.bytes());
         if let BufferKind::Const(t) = &d.kind {
-            if t.dtype() != d.dtype || t.numel() != d.numel() {
-                return Err(CodegenError::Unsupported {
-                    backend: "cpu",
-                    what: format!("malformed program: constant b{i} does not match its buffer"),
-                });
-            }
+            // Verified (`buffers`): the constant has the buffer's dtype and shape, so it fits.
             write_tensor(s.ptr(), t);
         }
         table.push(s.ptr());
@@ -77,7 +60,7 @@ pub(super) fn allocate(
     let mut scratch = Storage::new(scratch_bytes);
     table.push(scratch.ptr());
     storage.push(scratch);
-    Ok((storage, table))
+    (storage, table)
 }
 
 /// An input or parameter slot.
@@ -118,17 +101,9 @@ pub(super) struct Slots {
 }
 
 impl Slots {
-    /// The slots of `program`'s inputs, parameters, updates and outputs.
-    pub fn of(program: &Program) -> Result<Slots> {
-        let decl = |id: BufferId| {
-            program
-                .buffers
-                .get(id.index())
-                .ok_or_else(|| CodegenError::Unsupported {
-                    backend: "cpu",
-                    what: format!("malformed program: no buffer b{}", id.0),
-                })
-        };
+    /// The slots of the verified `program`'s inputs, parameters, updates and outputs (`bindings`:
+    /// each names a buffer of its kind; an update, a parameter buffer of its name).
+    pub fn of(program: &Program) -> Slots {
         // Buffers some kernel writes (a gemm writes its output, then runs its epilogue there).
         let written: Vec<usize> = program.kernels.iter().map(|k| k.out().index()).collect();
         let listed = |b: usize| program.outputs.iter().filter(|o| o.index() == b).count();
@@ -138,7 +113,7 @@ impl Slots {
             if updated(id) {
                 continue;
             }
-            let d = decl(*id)?;
+            let d = program.buffer(*id);
             let buffer = id.index();
             feeds.push(FeedSlot {
                 name: name.clone(),
@@ -153,43 +128,35 @@ impl Slots {
             .updates
             .iter()
             .map(|(name, b)| {
-                let d = decl(*b)?;
-                if !matches!(&d.kind, BufferKind::Param(n) if n == name) {
-                    return Err(CodegenError::Unsupported {
-                        backend: "cpu",
-                        what: format!(
-                            "malformed program: update \"{name}\" is not a parameter buffer"
-                        ),
-                    });
-                }
-                Ok(UpdateSlot {
+                let d = program.buffer(*b);
+                UpdateSlot {
                     name: name.clone(),
                     buffer: b.index(),
                     dtype: d.dtype,
                     shape: d.shape.clone(),
-                })
+                }
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         let outputs = program
             .outputs
             .iter()
             .map(|&b| {
-                let d = decl(b)?;
-                Ok(OutputSlot {
+                let d = program.buffer(b);
+                OutputSlot {
                     buffer: b.index(),
                     dtype: d.dtype,
                     shape: d.shape.clone(),
                     direct: matches!(d.kind, BufferKind::Output(_))
                         && d.dtype != DType::Bool
                         && listed(b.index()) == 1,
-                })
+                }
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Slots {
+            .collect();
+        Slots {
             feeds,
             updates,
             outputs,
-        })
+        }
     }
 }
 

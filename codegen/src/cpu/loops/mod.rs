@@ -90,11 +90,13 @@ pub struct LoopKernel {
     pub work: usize,
 }
 
-/// Compiles kernel `kernel_index` of `program` (any kind but `Gemm`) as function `name`.
+/// Compiles kernel `kernel_index` of the verified `program` (any kind but `Gemm`) as function
+/// `name`. The code trusts the kernel-IR contract ([`Program::verify`]): buffers of the right
+/// dtypes, loads inside their buffers.
 ///
 /// Errors: [`crate::CodegenError::Unsupported`] for a `Gemm` kernel (see
-/// [`compile_gemm_epilogue`]) or a malformed kernel; Cranelift errors as
-/// [`crate::CodegenError::Module`].
+/// [`compile_gemm_epilogue`]), a missing kernel or a body the emitter cannot handle;
+/// Cranelift errors as [`crate::CodegenError::Module`].
 pub fn compile_loop_kernel(
     jit: &mut Jit,
     program: &Program,
@@ -107,11 +109,8 @@ pub fn compile_loop_kernel(
         .ok_or_else(|| unsupported(format!("no kernel {kernel_index}")))?;
     let mut used: Vec<usize> = kernel.reads().iter().map(|b| b.index()).collect();
     used.push(kernel.out().index());
-    let out_decl = program
-        .buffers
-        .get(kernel.out().index())
-        .ok_or_else(|| unsupported(format!("kernel {kernel_index}: no output buffer")))?;
-    let out_dtype = out_decl.dtype;
+    // Verified (`out-buffer`): the output buffer exists.
+    let out_dtype = program.buffer(kernel.out()).dtype;
     let out_id = kernel.out().index();
     match &kernel.kind {
         KernelKind::Elementwise { shape, body, .. } => {

@@ -10,9 +10,12 @@
 //!   nest, vectorised along the innermost axis where the body allows.
 //! - [`gemm`]: batched, strided f32/f64/i32/i64 matrix products (kiln's own blocked AVX2+FMA
 //!   GEMM for large float products, matrixmultiply on CPUs without AVX2+FMA, the IR's exact
-//!   definition otherwise).
+//!   definition otherwise); operands travel as `Operands` / `BatchOperands`, whose docs state
+//!   the safety contract once.
 //! - [`exec`]: the executor: one arena for temporaries, owned buffers for the rest, kernels run
-//!   in order and split across threads; [`backend`]: [`CpuBackend`], the `Backend` impl.
+//!   in order and split across threads (`exec/build.rs` verifies and compiles, `memory.rs`
+//!   allocates and binds the caller's tensors, `run.rs` runs); [`backend`]: [`CpuBackend`], the
+//!   `Backend` impl.
 //!
 //! Cranelift on x86-64 has 128-bit vectors only, so the vector types are `f32x4` and `f64x2`.
 

@@ -3,42 +3,17 @@
 //! views (a transposed operand is just swapped strides, a broadcast batch a zero stride; nothing
 //! is copied).
 //!
-//! Which implementation, and why. Measured with `cargo run --release -p kiln-codegen --example
-//! gemm_speed` and numpy 2.x (`OPENBLAS_NUM_THREADS=2`, `a @ b`, best of 8 / 4 runs like the
-//! example) alternating, 8 rounds in 3 minutes (2026-11-24), best round of each; GFLOP/s, 2
-//! threads, row-major square operands. The machine (2-core Zen 3, AVX2 + FMA, about 190
-//! GFLOP/s f32 peak) was shared with another engineer's builds (load average 2.4-3.4 during
-//! the rounds), so single rounds swing by up to 2x; the best round is close to the idle figure:
-//!
-//! | f32 (f64)                              | 1024³        | 2048³        |
-//! |----------------------------------------|--------------|--------------|
-//! | **kiln** (`Kiln`, [`DEFAULT_LIBRARY`]) | 178.2 (85.0) | 175.1 (86.5) |
-//! | matrixmultiply 0.3.11, threading       | 163.5 (73.3) | 164.3 (73.1) |
-//! | gemm 0.19, `Rayon(2)`                  | 180.9 (86.1) | 169.1 (84.4) |
-//! | kiln, rows split in 2 (1 thread each)  | 168.1 (77.0) | 169.5 (79.0) |
-//! | matrixmultiply, rows split in 2        | 157.5 (70.0) | 146.0 (58.9) |
-//! | gemm, rows split in 2                  | 175.2 (85.1) | 169.9 (86.4) |
-//! | kiln program: matmul                   | 176.8        | 173.2        |
-//! | kiln program: matmul+bias+relu         | 176.4        | 172.0        |
-//! | numpy 2.x (OpenBLAS), same rounds      | 183.2 (86.5) | 189.0 (86.4) |
-//!
-//! kiln's `Kiln` is 97% (98%) of numpy at 1024³ and 93% (100%) at 2048³; matrixmultiply 89%
-//! (85%) and 87% (85%). An earlier session of 15 rounds (before the persistent helper threads)
-//! gave the same picture: kiln 175.7 (84.6) / 177.1 (87.3), numpy 185.8 (87.2) / 189.2 (86.3),
-//! matrixmultiply 152.5 (73.3) / 163.3 (73.0). Under load the numbers swing together; kiln's
-//! threads take row chunks from a shared cursor instead of a fixed half each, so a thread whose
-//! core is busy does less. Mid sizes, where thread start-up counts, in the same session with a
-//! scratch harness: 256³ f32 161 vs 82-87 (matrixmultiply), 512³ 177 vs 131.
+//! Which implementation, and why (the measurements behind it, dated and with the machine's load,
+//! are in BENCHMARKS.md, "GEMM implementations compared"):
 //!
 //! We use **kiln's own GEMM** (`gemm/blocked/`: BLIS-style packing, 6x16 f32 / 6x8 f64 AVX2 +
 //! FMA micro-kernels, persistent helper threads; see its module docs) on x86-64 CPUs with AVX2
-//! and FMA, and matrixmultiply elsewhere. It is faster than matrixmultiply on square products
-//! (7-18% at 1024³-2048³, about 2x at 256³) and on transposed operands (`a^T b`, `a b^T`:
-//! 162-177 vs 147-159 f32 at 1024³), takes the executor's thread count per call
+//! and FMA, and matrixmultiply elsewhere. It is faster than matrixmultiply on square and
+//! transposed products (most at mid sizes, where thread start-up counts), takes the executor's thread count per call
 //! (`CpuBackend::threads`) instead of a global `MATMUL_NUM_THREADS`, and its results are
 //! bit-identical for any thread count and any split of the rows across calls (tested). `gemm`
 //! 0.19 is about as fast at 1024³ and slower at 2048³, and we have not checked that its results
-//! are thread-count independent; it is only a dev-dependency, compared in the example. Single-threaded kiln runs at 85-94 f32 / 42-47 f64. Splitting
+//! are thread-count independent; it is only a dev-dependency, compared in the example. Splitting
 //! the rows across our own threads (so each could run the epilogue on its block in cache) is
 //! not faster than one threaded call, and the fused epilogue costs within the noise
 //! (matmul+bias+relu vs matmul), so the executor runs the epilogue after the whole product.

@@ -43,10 +43,7 @@
 //! `Random` along the inner axis, casts between different numeric types, gather, scatter-add,
 //! argmax. No FMA contraction is done (it would change rounding against the evaluator).
 //!
-//! Speed (single thread, this repo's 2-core Zen3 dev machine, `tests/loops_speed.rs` with
-//! `KILN_LOOPS_SPEED_N=16777216`): `relu(x * a + b) * c - d` on 16M f32 ran at 11.3 GB/s (read +
-//! write) on a quiet machine, the streaming rate, and 6-7 GB/s with the machine shared (load
-//! average 4.6 on 2 cores); a full f32 sum of 16M elements at 6-13 GB/s.
+//! Speed: measured by `tests/loops_speed.rs` (`KILN_LOOPS_SPEED_N`); numbers in BENCHMARKS.md.
 //!
 //! # Differences from the evaluator
 //!

@@ -40,52 +40,11 @@ pub trait Element: Copy + Send + Sync + 'static {
     );
 }
 
-impl Element for f32 {
-    const MR: usize = 6;
-    const NR: usize = 16;
-    const KC: usize = 256;
-    const MC: usize = 144;
-    const NC: usize = 4080 / 16 * 16;
-    const ZERO: f32 = 0.0;
-
-    unsafe fn kernel(
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        c: *mut f32,
-        rsc: usize,
-        accumulate: bool,
-    ) {
-        // SAFETY: forwarded from the caller's contract (AVX2 + FMA present, extents valid).
-        unsafe { kernel_f32(kc, a, b, c, rsc, accumulate) }
-    }
-}
-
-impl Element for f64 {
-    const MR: usize = 6;
-    const NR: usize = 8;
-    const KC: usize = 256;
-    const MC: usize = 72;
-    const NC: usize = 4080 / 8 * 8;
-    const ZERO: f64 = 0.0;
-
-    unsafe fn kernel(
-        kc: usize,
-        a: *const f64,
-        b: *const f64,
-        c: *mut f64,
-        rsc: usize,
-        accumulate: bool,
-    ) {
-        // SAFETY: forwarded from the caller's contract.
-        unsafe { kernel_f64(kc, a, b, c, rsc, accumulate) }
-    }
-}
-
 /// Defines a 6-row micro-kernel for one element type from its AVX intrinsics: the tile's `NR`
 /// columns are two vectors of `lanes` lanes, so each row has two accumulators. The f32 and f64
 /// kernels are the same instruction sequence over different intrinsics; writing it once keeps
-/// their summation order (and so their bits) provably the same.
+/// their summation order (and so their bits) provably the same. It also implements [`Element`]
+/// for the type, with the blocking `MC` (rows of `a` packed at once) the caller gives.
 ///
 /// The nested macros expand the row and `p` loops into straight-line code over named
 /// registers; their `$` metavariables are not the outer macro's, so they pass through to the
@@ -93,7 +52,7 @@ impl Element for f64 {
 macro_rules! micro_kernel {
     (
         $(#[$doc:meta])*
-        fn $name:ident($t:ty; NR = $nr:literal, lanes = $w:literal) {
+        fn $name:ident($t:ty; NR = $nr:literal, lanes = $w:literal, MC = $mc:literal) {
             zero: $zero:ident,
             splat: $splat:ident,
             load: $load:ident,
@@ -202,12 +161,34 @@ macro_rules! micro_kernel {
             }
             rows6!(write_row);
         }
+
+        impl Element for $t {
+            const MR: usize = 6;
+            const NR: usize = $nr;
+            const KC: usize = 256;
+            const MC: usize = $mc;
+            const NC: usize = 4080 / $nr * $nr;
+            const ZERO: $t = 0.0;
+
+            unsafe fn kernel(
+                kc: usize,
+                a: *const $t,
+                b: *const $t,
+                c: *mut $t,
+                rsc: usize,
+                accumulate: bool,
+            ) {
+                // SAFETY: forwarded from the caller's contract (AVX2 + FMA present, extents
+                // valid).
+                unsafe { $name(kc, a, b, c, rsc, accumulate) }
+            }
+        }
     };
 }
 
 micro_kernel! {
     /// 6 x 16 f32 tile: 12 accumulators, per `p` two loads of `b` and six broadcasts of `a`.
-    fn kernel_f32(f32; NR = 16, lanes = 8) {
+    fn kernel_f32(f32; NR = 16, lanes = 8, MC = 144) {
         zero: _mm256_setzero_ps,
         splat: _mm256_set1_ps,
         load: _mm256_loadu_ps,
@@ -219,7 +200,7 @@ micro_kernel! {
 
 micro_kernel! {
     /// 6 x 8 f64 tile: 12 accumulators, per `p` two loads of `b` and six broadcasts of `a`.
-    fn kernel_f64(f64; NR = 8, lanes = 4) {
+    fn kernel_f64(f64; NR = 8, lanes = 4, MC = 72) {
         zero: _mm256_setzero_pd,
         splat: _mm256_set1_pd,
         load: _mm256_loadu_pd,

@@ -26,13 +26,8 @@ impl Default for CpuBackend {
     /// `KILN_THREADS` threads when that variable holds a positive number, else one thread per
     /// available core.
     fn default() -> Self {
-        let from_env = std::env::var("KILN_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0);
         CpuBackend {
-            threads: from_env
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            threads: crate::cpu::threads::configured_threads(),
         }
     }
 }

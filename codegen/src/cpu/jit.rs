@@ -18,7 +18,9 @@
 //!   function.
 
 use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use cranelift_codegen::ir::{Function, Signature, Type, UserFuncName};
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
@@ -51,7 +53,7 @@ pub struct JitConfig {
     pub keep_clif: bool,
     /// Keep Cranelift's disassembly (VCode with the final registers) of each function.
     pub keep_disasm: bool,
-    /// Threads that compile pending functions at [`Jit::finalize`] (at least 1).
+    /// Parallel compile tasks at [`Jit::finalize`] (at least 1), run on the process's worker pool.
     pub threads: usize,
 }
 
@@ -62,7 +64,7 @@ impl Default for JitConfig {
             verify: true,
             keep_clif: false,
             keep_disasm: false,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: crate::cpu::threads::configured_threads(),
         }
     }
 }
@@ -198,41 +200,43 @@ impl Jit {
         Ok(())
     }
 
-    /// Compiles `pending` on up to `config.threads` threads, each taking the next function.
+    /// Compiles `pending` as up to `config.threads` tasks on the process's worker pool, each
+    /// taking the next function (on this thread alone when the pool cannot start).
     fn compile_pending(&self, pending: &[Pending]) -> Vec<Result<Compiled>> {
         let isa = self.module.isa();
         let keep_disasm = self.config.keep_disasm;
         let workers = self.config.threads.clamp(1, pending.len().max(1));
-        if workers == 1 {
+        let pool = match workers {
+            1 => None,
+            _ => crate::cpu::threads::worker_pool().ok(),
+        };
+        let Some(pool) = pool else {
             return pending
                 .iter()
                 .map(|p| compile_one(isa, p, keep_disasm))
                 .collect();
-        }
+        };
         let next = AtomicUsize::new(0);
-        let mut results: Vec<Option<Result<Compiled>>> = (0..pending.len()).map(|_| None).collect();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(p) = pending.get(i) else { break };
-                            mine.push((i, compile_one(isa, p, keep_disasm)));
-                        }
-                        mine
-                    })
-                })
-                .collect();
-            // A worker that panicked (a Cranelift bug) leaves its functions without a result,
-            // reported below as not compiled.
-            for mine in handles.into_iter().filter_map(|h| h.join().ok()) {
-                for (i, r) in mine {
-                    results[i] = Some(r);
-                }
+        let done: Mutex<Vec<(usize, Result<Compiled>)>> = Mutex::new(Vec::new());
+        pool.scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|_| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = pending.get(i) else { break };
+                    // A panic (a Cranelift bug) must not take the pool or the caller down: the
+                    // function is left without a result, reported below as not compiled.
+                    let compiled =
+                        catch_unwind(AssertUnwindSafe(|| compile_one(isa, p, keep_disasm)));
+                    if let Ok(r) = compiled {
+                        done.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                    }
+                });
             }
         });
+        let mut results: Vec<Option<Result<Compiled>>> = (0..pending.len()).map(|_| None).collect();
+        for (i, r) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            results[i] = Some(r);
+        }
         results
             .into_iter()
             .zip(pending)

@@ -17,6 +17,9 @@
 //!   allocates and binds the caller's tensors, `run.rs` runs); [`backend`]: [`CpuBackend`], the
 //!   `Backend` impl.
 //!
+//! - [`threads`]: the process's one worker pool (`KILN_THREADS`), shared by every executable
+//!   and the JIT; nothing starts threads per compilation or per run.
+//!
 //! Cranelift on x86-64 has 128-bit vectors only, so the vector types are `f32x4` and `f64x2`.
 
 pub mod backend;
@@ -28,6 +31,7 @@ pub mod kernels;
 pub mod listing;
 pub mod loops;
 pub mod math;
+pub mod threads;
 
 pub use backend::CpuBackend;
 pub use exec::CpuExecutable;

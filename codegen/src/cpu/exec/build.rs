@@ -1,6 +1,6 @@
 //! Building a [`CpuExecutable`]: compile every kernel (loop kernels and GEMM epilogues) into
 //! one JIT, turn each kernel into a [`Step`], allocate the buffers, find the buffers the caller
-//! binds (feeds, updated parameters, outputs) and start the worker pool.
+//! binds (feeds, updated parameters, outputs) and attach the process's worker pool.
 //!
 //! The program is verified first ([`Program::verify`]); the rest relies on its contract rather
 //! than checking again: every GEMM operand lies inside its buffer and has the product's dtype,
@@ -20,7 +20,8 @@ use super::{
 };
 use crate::cpu::gemm::{GemmDims, MatrixLayout, DEFAULT_LIBRARY};
 use crate::cpu::jit::{Jit, JitConfig};
-use crate::error::{CodegenError, Result};
+use crate::cpu::threads::worker_pool;
+use crate::error::Result;
 
 impl CpuExecutable {
     /// Verifies `program` and compiles it with `compiler` for the loop kernels, running on up
@@ -60,7 +61,11 @@ impl CpuExecutable {
             updates,
             outputs,
             threads,
-            pool: worker_pool(threads)?,
+            pool: if threads > 1 {
+                Some(worker_pool()?)
+            } else {
+                None
+            },
             gemm_library: DEFAULT_LIBRARY,
             _jit: jit,
         })
@@ -227,20 +232,4 @@ fn index_check(kind: &KernelKind) -> Option<IndexCheck> {
         | KernelKind::ArgMax { .. }
         | KernelKind::Gemm { .. } => None,
     }
-}
-
-/// The pool loop kernels are split across; none for one thread.
-fn worker_pool(threads: usize) -> Result<Option<rayon::ThreadPool>> {
-    if threads <= 1 {
-        return Ok(None);
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("kiln-cpu-{i}"))
-        .build()
-        .map(Some)
-        .map_err(|e| CodegenError::Unsupported {
-            backend: "cpu",
-            what: format!("cannot start {threads} worker threads: {e}"),
-        })
 }

@@ -155,7 +155,8 @@ pub struct CpuExecutable {
     updates: Vec<UpdateSlot>,
     outputs: Vec<OutputSlot>,
     threads: usize,
-    pool: Option<rayon::ThreadPool>,
+    /// The process-wide worker pool (`cpu/threads.rs`); `None` for one thread.
+    pool: Option<&'static rayon::ThreadPool>,
     gemm_library: GemmLibrary,
     /// Owns the code of every `LoopFn` in `steps`.
     _jit: Jit,

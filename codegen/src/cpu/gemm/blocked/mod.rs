@@ -95,7 +95,8 @@ struct Shared<T> {
 // SAFETY: the threads only read `a` and `b`; each writes the packed `b` units and the chunks of
 // `c` it took (disjoint, handed out once each) and its own packed `a` block; reads of packed
 // `b` happen after a barrier that follows all its writes, and writes to it after a barrier
-// that follows all its reads. All pointers outlive `pool::run`, which returns only after every part has.
+// that follows all its reads. All pointers outlive `Lease::run`, which returns only after every
+// part has.
 unsafe impl<T: Send> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for Shared<T> {}
@@ -119,7 +120,10 @@ pub(in crate::cpu::gemm) unsafe fn gemm_on<T: Element>(threads: usize, ops: Oper
     let (tiles_m, tiles_n) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
     // Hand out rows unless there are too few of them to go round.
     let by_rows = tiles_m >= 2 * threads || tiles_m >= tiles_n;
-    let threads = threads.clamp(1, if by_rows { tiles_m } else { tiles_n });
+    // The pool may grant fewer parts than asked (busy, or helpers that cannot start): the
+    // result is the same for any number.
+    let lease = pool::acquire(threads.clamp(1, if by_rows { tiles_m } else { tiles_n }));
+    let threads = lease.threads();
     let nc_max = T::NC.min(tiles_n * T::NR);
     let kc_max = T::KC.min(k);
     let group_k = (B_GROUP_BYTES / size_of::<T>() / (nc_max * T::KC)).max(1) * T::KC;
@@ -143,9 +147,9 @@ pub(in crate::cpu::gemm) unsafe fn gemm_on<T: Element>(threads: usize, ops: Oper
             barrier: Barrier::new(threads),
         };
         // SAFETY: the caller's contract covers every access; the scratch holds `bytes`;
-        // `pool::run` runs parts 0..threads concurrently, once each (see `Shared` for how the
+        // `lease.run` runs parts 0..threads concurrently, once each (see `Shared` for how the
         // threads stay apart) and returns only after all have.
-        pool::run(threads, &|t| unsafe { worker(&shared, t) });
+        lease.run(&|t| unsafe { worker(&shared, t) });
     });
 }
 

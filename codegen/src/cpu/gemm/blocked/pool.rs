@@ -2,11 +2,14 @@
 //! on the 2-core VM this was tuned on, waking a parked one about 10 µs, which matters for
 //! products of a few hundred microseconds.
 //!
-//! [`run`] hands one job to `threads - 1` helpers and runs part 0 itself; helpers are started
-//! on first use and then sleep on a condition variable. One product uses the pool at a time; a
-//! product that finds it busy (another thread's product) uses scoped threads instead.
+//! A product first [`acquire`]s the pool: it gets up to `threads - 1` helpers (started on first
+//! use, then asleep on a condition variable), and [`Lease::run`] hands them one job while the
+//! calling thread runs part 0. One product uses the pool at a time; a product that finds it
+//! busy (another thread's product), or a process that cannot start a helper, gets fewer parts
+//! — down to one, on the calling thread. The GEMM's results do not depend on the number of
+//! parts, so this changes only the speed, and no thread is ever started per product.
 
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, TryLockError};
 
 /// A job: `call(data, t)` runs part `t`; parts `1..=helpers` go to helpers `1..=helpers`.
 #[derive(Clone, Copy)]
@@ -71,60 +74,92 @@ impl Drop for AbortOnUnwind {
     }
 }
 
-/// Runs `f(0)` on this thread and `f(1), ..., f(threads - 1)` on other threads, all at the same
-/// time (the parts may wait for each other), and returns when every part has returned.
-pub fn run(threads: usize, f: &(dyn Fn(usize) + Sync)) {
+/// The right to use the pool for one product: how many parts it may run at once.
+pub struct Lease {
+    /// Held while the product uses the helpers (`None`: no helpers, one part).
+    _busy: Option<MutexGuard<'static, ()>>,
+    threads: usize,
+}
+
+/// Reserves up to `threads` parts (this thread and `threads - 1` helpers) for one product.
+pub fn acquire(threads: usize) -> Lease {
+    let alone = Lease {
+        _busy: None,
+        threads: 1,
+    };
     if threads <= 1 {
-        f(0);
-        return;
+        return alone;
     }
     let pool = pool();
-    let Ok(_busy) = pool.busy.try_lock() else {
-        std::thread::scope(|s| {
-            for t in 1..threads {
-                s.spawn(move || f(t));
-            }
-            f(0);
-        });
-        return;
+    let busy = match pool.busy.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return alone,
     };
-    /// # Safety
-    /// `data` must point at a live `&(dyn Fn(usize) + Sync)`.
-    unsafe fn call(data: *const (), t: usize) {
-        // SAFETY: see the function's contract; `run` passes `&f` and outlives the call.
-        let f = unsafe { *(data as *const &(dyn Fn(usize) + Sync)) };
-        f(t);
-    }
-    let data = &f as *const &(dyn Fn(usize) + Sync) as *const ();
-    {
-        let mut st = lock(&pool.state);
-        while st.started < threads - 1 {
-            st.started += 1;
-            let index = st.started;
-            std::thread::Builder::new()
-                .name(format!("kiln-gemm-{index}"))
-                .spawn(move || helper(index))
-                .expect("cannot start a GEMM thread");
-        }
-        st.generation += 1;
-        st.job = Some(Job {
-            call,
-            data,
-            helpers: threads - 1,
-            generation: st.generation,
-        });
-        st.running = threads - 1;
-    }
-    pool.start.notify_all();
-    let guard = AbortOnUnwind;
-    f(0);
     let mut st = lock(&pool.state);
-    while st.running > 0 {
-        st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
+    while st.started < threads - 1 {
+        let index = st.started + 1;
+        let spawned = std::thread::Builder::new()
+            .name(format!("kiln-gemm-{index}"))
+            .spawn(move || helper(index));
+        if spawned.is_err() {
+            // Run with the helpers that exist; a later product tries again.
+            break;
+        }
+        st.started = index;
     }
-    st.job = None;
-    drop(st);
-    std::mem::forget(guard);
+    Lease {
+        threads: threads.min(st.started + 1),
+        _busy: Some(busy),
+    }
+}
+
+impl Lease {
+    /// How many parts [`Lease::run`] runs at once.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `f(0)` on this thread and `f(1), ..., f(threads - 1)` on the helpers, all at the
+    /// same time (the parts may wait for each other), and returns when every part has
+    /// returned.
+    pub fn run(&self, f: &(dyn Fn(usize) + Sync)) {
+        let threads = self.threads;
+        if threads <= 1 {
+            f(0);
+            return;
+        }
+        let pool = pool();
+        /// # Safety
+        /// `data` must point at a live `&(dyn Fn(usize) + Sync)`.
+        unsafe fn call(data: *const (), t: usize) {
+            // SAFETY: see the function's contract; `run` passes `&f` and outlives the call.
+            let f = unsafe { *(data as *const &(dyn Fn(usize) + Sync)) };
+            f(t);
+        }
+        let data = &f as *const &(dyn Fn(usize) + Sync) as *const ();
+        {
+            let mut st = lock(&pool.state);
+            st.generation += 1;
+            st.job = Some(Job {
+                call,
+                data,
+                helpers: threads - 1,
+                generation: st.generation,
+            });
+            st.running = threads - 1;
+        }
+        pool.start.notify_all();
+        let guard = AbortOnUnwind;
+        f(0);
+        let mut st = lock(&pool.state);
+        while st.running > 0 {
+            st = pool.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.job = None;
+        drop(st);
+        std::mem::forget(guard);
+    }
 }
 
 /// Helper `index`: waits for each new job that has a part for it, runs the part, reports back.

@@ -118,7 +118,7 @@ impl Executable {
                     .or_else(|| st.value_of(name))
             };
             let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
-            let mut exe = p.borrow_mut();
+            let exe = p.borrow_mut();
             match outputs {
                 Some(outs) => exe.run_into(&lookup, &mut params, outs).map(|()| None),
                 None => exe.run_updating(&lookup, &mut params).map(Some),

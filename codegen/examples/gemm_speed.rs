@@ -173,7 +173,7 @@ fn bench_kiln(s: usize, epilogue: bool, reps: usize) -> Result<f64, Box<dyn std:
         y = g.binary(BinaryOp::Max, y, z)?;
     }
     let p = lower(&g, &[y], &LowerOptions::default())?;
-    let mut exe = CpuBackend { threads: THREADS }.compile(&p)?;
+    let exe = CpuBackend { threads: THREADS }.compile(&p)?;
     let vals: Vec<f32> = (0..s * s).map(|i| (i % 7) as f32).collect();
     let feeds = HashMap::from([
         (

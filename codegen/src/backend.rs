@@ -25,14 +25,18 @@ pub trait Backend {
 }
 
 /// A compiled program, ready to run many times.
-pub trait Executable {
+///
+/// `Send + Sync`, and every method takes `&self`: compile once, then run from as many threads
+/// as you like at once (the serving case). Concurrent runs share the compiled code; each works
+/// in memory of its own.
+pub trait Executable: Send + Sync {
     /// Runs the program once. Every `Input` and `Param` buffer is looked up by name in
     /// `feeds` and checked against its declared dtype and shape (`IrError::MissingFeed`,
     /// `IrError::FeedMismatch`); returns one host tensor per program output, in order.
     ///
     /// A program that updates parameters (`Program::updates`) must be run with
     /// [`Executable::run_updating`]; here it is an error.
-    fn run(&mut self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>> {
+    fn run(&self, feeds: &Feeds<'_>) -> Result<Vec<HostTensor>> {
         self.run_updating(feeds, &mut [])
     }
 
@@ -41,7 +45,7 @@ pub trait Executable {
     /// `updates[i]` (checked like a feed), and on success it holds the new value, written in
     /// place. On error every tensor in `params` is left unchanged.
     fn run_updating(
-        &mut self,
+        &self,
         feeds: &Feeds<'_>,
         params: &mut [&mut HostTensor],
     ) -> Result<Vec<HostTensor>>;
@@ -51,7 +55,7 @@ pub trait Executable {
     /// them: a loop that keeps its output tensors runs with no allocation. Outputs may hold
     /// partial results after an error.
     fn run_into(
-        &mut self,
+        &self,
         feeds: &Feeds<'_>,
         params: &mut [&mut HostTensor],
         outputs: &mut [HostTensor],

@@ -41,7 +41,7 @@ fn run(
     threads: usize,
     f: &HashMap<String, HostTensor>,
 ) -> Result<Vec<HostTensor>, CodegenError> {
-    let mut exe = CpuBackend { threads }.compile(p)?;
+    let exe = CpuBackend { threads }.compile(p)?;
     exe.run(&|name: &str| f.get(name))
 }
 
@@ -313,7 +313,7 @@ fn exec_bad_feeds_are_errors() {
     let w = g.parameter("w", DType::F32, sh(&[3, 4])).unwrap();
     let y = g.matmul(x, w).unwrap();
     let p = lower(&g, &[y], &LowerOptions::default()).unwrap();
-    let mut exe = CpuBackend { threads: 2 }.compile(&p).unwrap();
+    let exe = CpuBackend { threads: 2 }.compile(&p).unwrap();
     let good = feeds(&g, 1, false);
     let mut f = good.clone();
     f.remove("w");
@@ -364,7 +364,7 @@ fn exec_out_of_range_indices_are_errors() {
         for opts in [LowerOptions::default(), LowerOptions::eager()] {
             let p = lower(&g, &[out], &opts).unwrap();
             for threads in [1, 3] {
-                let mut exe = CpuBackend { threads }.compile(&p).unwrap();
+                let exe = CpuBackend { threads }.compile(&p).unwrap();
                 for (pos, bad) in [(5usize, 5.0), (2, -1.0), (11, 1e6)] {
                     let mut v = good;
                     v[pos] = bad;
@@ -455,7 +455,7 @@ fn exec_results_do_not_depend_on_the_thread_count() {
 fn exec_reuses_an_executable() {
     let g = shipped("mlp_forward");
     let p = lower(&g, g.outputs(), &LowerOptions::default()).unwrap();
-    let mut exe = CpuBackend::default().compile(&p).unwrap();
+    let exe = CpuBackend::default().compile(&p).unwrap();
     for seed in 0..4 {
         let f = feeds(&g, 100 + seed, false);
         let want = evaluate(&g, g.outputs(), &f).unwrap();
@@ -486,7 +486,7 @@ fn exec_training_step_writes_the_parameter_in_place() {
     // Large enough for several threads; the sum output reads the old value.
     let n = 1 << 17;
     let program = sgd_step(n);
-    let mut exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
+    let exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
     let pv: Vec<f32> = (0..n).map(|i| (i % 100) as f32).collect();
     let mut p = HostTensor::new(sh(&[n]), kiln_ir::TensorData::F32(pv.clone())).unwrap();
     let g = HostTensor::full(DType::F32, sh(&[n]), 2.0);
@@ -514,7 +514,7 @@ fn exec_training_step_writes_the_parameter_in_place() {
 #[test]
 fn exec_training_step_misuse_is_an_error_and_changes_nothing() {
     let program = sgd_step(5);
-    let mut exe = CpuBackend::default().compile(&program).unwrap();
+    let exe = CpuBackend::default().compile(&program).unwrap();
     let g = HostTensor::full(DType::F32, sh(&[5]), 2.0);
     let f = HashMap::from([("g".to_string(), g)]);
     // No parameters passed (plain `run`).
@@ -538,7 +538,7 @@ fn exec_training_step_misuse_is_an_error_and_changes_nothing() {
     assert_eq!(p, HostTensor::full(DType::F32, sh(&[5]), 1.0));
     // Empty parameters copy through the executable's own buffer.
     let empty = sgd_step(0);
-    let mut exe = CpuBackend::default().compile(&empty).unwrap();
+    let exe = CpuBackend::default().compile(&empty).unwrap();
     let g0 = HostTensor::full(DType::F32, sh(&[0]), 2.0);
     let f0 = HashMap::from([("g".to_string(), g0)]);
     let mut p0 = HostTensor::full(DType::F32, sh(&[0]), 1.0);
@@ -577,7 +577,7 @@ fn exec_in_place_update_through_a_transcendental_of_the_parameter() {
     .unwrap()
     .1;
     let mut got = start.clone();
-    let mut exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
+    let exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
     exe.run_updating(&|_: &str| None, &mut [&mut got]).unwrap();
     same(&got, &want[0], GRAPH_TOL).unwrap();
     // A second step from the new value.
@@ -595,9 +595,58 @@ fn exec_in_place_update_through_a_transcendental_of_the_parameter() {
     let program =
         kiln_ir::kernel::lower_step(&g, &[], &[("p".into(), e)], &LowerOptions::default()).unwrap();
     let mut got = start.clone();
-    let mut exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
+    let exe = CpuBackend { threads: 2 }.compile(&program).unwrap();
     exe.run_updating(&|_: &str| None, &mut [&mut got]).unwrap();
     let want: Vec<f64> = (0..n).map(|i| start.get_f64(i).exp()).collect();
     let want = HostTensor::from_f64(DType::F32, sh(&[n]), &want).unwrap();
     same(&got, &want, GRAPH_TOL).unwrap();
+}
+
+/// The serving case: one executable run from several threads at once gives each thread the
+/// result a serial run gives for its feeds (runs share the code, not the memory).
+#[test]
+fn exec_one_executable_runs_concurrently_from_many_threads() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<kiln_codegen::cpu::CpuExecutable>();
+    send_and_sync::<Box<dyn kiln_codegen::Executable>>();
+
+    let g = kiln_ir::text::parse(
+        "%0 = input \"x\" : f32[64,300]\n%1 = input \"w\" : f32[300,40]\n\
+         %2 = matmul %0, %1 : f32[64,40]\n%3 = tanh %2 : f32[64,40]\n\
+         %4 = reduce.sum %3 axes=[1] : f32[64,1]\n%5 = exp %0 : f32[64,300]\n\
+         %6 = reduce.max %5 axes=[0] : f32[1,300]\nreturn %4, %6\n",
+    )
+    .unwrap();
+    let p = lower(&g, g.outputs(), &LowerOptions::default()).unwrap();
+    let exe = CpuBackend { threads: 2 }.compile(&p).unwrap();
+    let feeds_for = |t: usize| -> HashMap<String, HostTensor> {
+        [("x", vec![64usize, 300]), ("w", vec![300, 40])]
+            .into_iter()
+            .enumerate()
+            .map(|(i, (n, d))| {
+                let seed = (t * 2 + i) as u64;
+                (n.to_string(), feed_for(DType::F32, &sh(&d), seed, false))
+            })
+            .collect()
+    };
+    let serial: Vec<Vec<HostTensor>> = (0..6)
+        .map(|t| {
+            let f = feeds_for(t);
+            exe.run(&|n: &str| f.get(n)).unwrap()
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for (t, want) in serial.iter().enumerate() {
+            let exe = &exe;
+            s.spawn(move || {
+                let f = feeds_for(t);
+                for _ in 0..20 {
+                    let got = exe.run(&|n: &str| f.get(n)).unwrap();
+                    for (g, w) in got.iter().zip(want) {
+                        assert_eq!(g.to_f64_vec(), w.to_f64_vec(), "thread {t}");
+                    }
+                }
+            });
+        }
+    });
 }

@@ -39,8 +39,14 @@ fn program_text(scale: usize) -> String {
 fn many_executables_share_one_set_of_threads() {
     assert!(configured_threads() >= 1);
     let feeds: HashMap<String, HostTensor> = [
-        ("x", HostTensor::full(DType::F32, Shape::new(&[256, 512]).unwrap(), 0.001)),
-        ("w", HostTensor::full(DType::F32, Shape::new(&[512, 256]).unwrap(), 0.5)),
+        (
+            "x",
+            HostTensor::full(DType::F32, Shape::new(&[256, 512]).unwrap(), 0.001),
+        ),
+        (
+            "w",
+            HostTensor::full(DType::F32, Shape::new(&[512, 256]).unwrap(), 0.5),
+        ),
     ]
     .into_iter()
     .map(|(n, t)| (n.to_string(), t))
@@ -48,7 +54,7 @@ fn many_executables_share_one_set_of_threads() {
     let run_one = |scale: usize| {
         let g = kiln_ir::text::parse(&program_text(scale)).expect("parses");
         let p = lower(&g, g.outputs(), &LowerOptions::default()).expect("lowers");
-        let mut exe = CpuBackend { threads: 2 }.compile(&p).expect("compiles");
+        let exe = CpuBackend { threads: 2 }.compile(&p).expect("compiles");
         let out = exe.run(&|n: &str| feeds.get(n)).expect("runs");
         assert_eq!(out[0].dims(), &[256, 1]);
         exe

@@ -81,7 +81,7 @@ pub fn run(graph: &Graph, eager: bool, seed: u64) -> Result<String, String> {
     };
     let program =
         kiln_ir::kernel::lower(graph, &outputs, &options).map_err(|e| format!("lowering: {e}"))?;
-    let mut exe = kiln_codegen::cpu::CpuBackend::default()
+    let exe = kiln_codegen::cpu::CpuBackend::default()
         .compile(&program)
         .map_err(|e| format!("compiling: {e}"))?;
     let compile_ms = started.elapsed().as_secs_f64() * 1e3;

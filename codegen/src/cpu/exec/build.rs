@@ -13,15 +13,16 @@
 use kiln_ir::kernel::{KernelKind, Program, View};
 use kiln_ir::NodeId;
 
-use super::memory::{allocate, Slots};
+use super::memory::{Layout, Memory, Slots};
 use super::{
-    CompiledLoop, CpuExecutable, GemmOperand, GemmStep, IndexCheck, LoopCall, LoopCompiler, LoopFn,
-    Step,
+    Code, CodeOwner, CompiledLoop, CpuExecutable, GemmOperand, GemmStep, IndexCheck, LoopCall,
+    LoopCompiler, LoopFn, Step,
 };
 use crate::cpu::gemm::{GemmDims, MatrixLayout, DEFAULT_LIBRARY};
 use crate::cpu::jit::{Jit, JitConfig};
 use crate::cpu::threads::worker_pool;
 use crate::error::Result;
+use std::sync::Mutex;
 
 impl CpuExecutable {
     /// Verifies `program` and compiles it with `compiler` for the loop kernels, running on up
@@ -46,20 +47,19 @@ impl CpuExecutable {
         let compiled = compile_kernels(&mut jit, program, compiler)?;
         jit.finalize()?;
         let (steps, scratch_bytes) = plan_steps(&jit, program, compiled)?;
-        let (storage, table) = allocate(program, scratch_bytes);
+        let layout = Layout::of(program, scratch_bytes);
+        let first_memory = Memory::new(&layout);
         let Slots {
             feeds,
             updates,
             outputs,
         } = Slots::of(program);
-        Ok(CpuExecutable {
+        let code = Code {
             steps,
-            owned: table.clone(),
-            table,
-            _storage: storage,
             feeds,
             updates,
             outputs,
+            layout,
             threads,
             pool: if threads > 1 {
                 Some(worker_pool()?)
@@ -67,7 +67,11 @@ impl CpuExecutable {
                 None
             },
             gemm_library: DEFAULT_LIBRARY,
-            _jit: jit,
+            _jit: CodeOwner(jit),
+        };
+        Ok(CpuExecutable {
+            code,
+            memories: Mutex::new(vec![first_memory]),
         })
     }
 }

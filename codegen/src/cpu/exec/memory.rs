@@ -9,7 +9,7 @@
 use kiln_ir::kernel::{BufferId, BufferKind, Program};
 use kiln_ir::{DType, HostTensor, IrError, NodeId, Shape, TensorData};
 
-use super::CpuExecutable;
+use super::run::Run;
 use crate::backend::Feeds;
 use crate::error::{CodegenError, Result};
 
@@ -35,32 +35,104 @@ impl Storage {
     }
 }
 
-/// The arena (first) and the owned allocations of the verified `program`, and the table of
-/// every buffer's base address followed by the GEMM scratch array of `scratch_bytes`.
-pub(super) fn allocate(program: &Program, scratch_bytes: usize) -> (Vec<Storage>, Vec<*mut u8>) {
-    let mut storage = vec![Storage::new(program.plan.peak_bytes)];
-    let arena = storage[0].ptr();
-    let mut table = Vec::with_capacity(program.buffers.len());
-    for (i, d) in program.buffers.iter().enumerate() {
-        if d.kind == BufferKind::Temp {
-            let off = program.plan.offsets[i].expect("verified: every temporary has a slot");
-            // SAFETY: the program is verified (`memory-plan`): the slot is 64-byte aligned and
-            // `off + bytes <= peak_bytes`, the arena's size.
-            table.push(unsafe { arena.add(off) });
-            continue;
+/// Where each buffer of a run's memory lives, fixed at compile time.
+enum Place {
+    /// At this offset of the arena (a temporary).
+    Arena(usize),
+    /// In an allocation of its own of this many bytes, holding `constant` when given.
+    Own {
+        bytes: usize,
+        constant: Option<HostTensor>,
+    },
+}
+
+/// What a run's [`Memory`] holds: the arena's size, every buffer's place and the GEMM scratch.
+pub(super) struct Layout {
+    arena_bytes: usize,
+    places: Vec<Place>,
+    scratch_bytes: usize,
+}
+
+impl Layout {
+    /// The layout of the verified `program`'s buffers, plus `scratch_bytes` of GEMM scratch.
+    pub fn of(program: &Program, scratch_bytes: usize) -> Layout {
+        let places = program
+            .buffers
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match &d.kind {
+                BufferKind::Temp => Place::Arena(
+                    program.plan.offsets[i].expect("verified: every temporary has a slot"),
+                ),
+                BufferKind::Const(t) => Place::Own {
+                    bytes: d.bytes(),
+                    constant: Some(t.clone()),
+                },
+                BufferKind::Input(_) | BufferKind::Param(_) | BufferKind::Output(_) => Place::Own {
+                    bytes: d.bytes(),
+                    constant: None,
+                },
+            })
+            .collect();
+        Layout {
+            arena_bytes: program.plan.peak_bytes,
+            places,
+            scratch_bytes,
         }
-        let mut s = Storage::new(d.bytes());
-        if let BufferKind::Const(t) = &d.kind {
-            // Verified (`buffers`): the constant has the buffer's dtype and shape, so it fits.
-            write_tensor(s.ptr(), t);
-        }
-        table.push(s.ptr());
-        storage.push(s);
     }
-    let mut scratch = Storage::new(scratch_bytes);
-    table.push(scratch.ptr());
-    storage.push(scratch);
-    (storage, table)
+}
+
+/// The memory one run works in: the arena (first) and the owned allocations, and the table of
+/// every buffer's base address followed by the GEMM scratch array.
+pub(super) struct Memory {
+    /// Base address of every buffer: `owned`, except during a run, where in-place feeds and
+    /// direct outputs point at the caller's data and the run's output vectors.
+    pub table: Vec<*mut u8>,
+    /// Base address of every buffer in `storage`.
+    pub owned: Vec<*mut u8>,
+    /// Owns the memory behind `owned`. Never resized, so the addresses stay valid.
+    _storage: Vec<Storage>,
+}
+
+// SAFETY: a `Memory` owns its storage, and between runs its table points only into that
+// storage (`unbind` restores it at the end of every run); a run uses it from one thread (and
+// the worker threads it waits for) and then gives it back, so moving it between threads moves
+// the only handle to that memory.
+unsafe impl Send for Memory {}
+
+impl Memory {
+    /// Allocates (zeroed) the storage of `layout` and writes the constants.
+    pub fn new(layout: &Layout) -> Memory {
+        let mut storage = vec![Storage::new(layout.arena_bytes)];
+        let arena = storage[0].ptr();
+        let mut table = Vec::with_capacity(layout.places.len() + 1);
+        for place in &layout.places {
+            match place {
+                Place::Arena(off) => {
+                    // SAFETY: the program is verified (`memory-plan`): the slot is 64-byte
+                    // aligned and `off + bytes <= peak_bytes`, the arena's size.
+                    table.push(unsafe { arena.add(*off) });
+                }
+                Place::Own { bytes, constant } => {
+                    let mut s = Storage::new(*bytes);
+                    if let Some(t) = constant {
+                        // Verified (`buffers`): the constant has the buffer's dtype and shape.
+                        write_tensor(s.ptr(), t);
+                    }
+                    table.push(s.ptr());
+                    storage.push(s);
+                }
+            }
+        }
+        let mut scratch = Storage::new(layout.scratch_bytes);
+        table.push(scratch.ptr());
+        storage.push(scratch);
+        Memory {
+            owned: table.clone(),
+            table,
+            _storage: storage,
+        }
+    }
 }
 
 /// An input or parameter slot.
@@ -160,18 +232,18 @@ impl Slots {
     }
 }
 
-impl CpuExecutable {
+impl Run<'_> {
     /// Checks every feed; points the table at the in-place ones and copies the others into
     /// their buffers.
     pub(super) fn load_feeds(&mut self, feeds: &Feeds<'_>) -> Result<()> {
-        for slot in &self.feeds {
+        for slot in &self.code.feeds {
             let t = feeds(&slot.name).ok_or_else(|| IrError::MissingFeed {
                 name: slot.name.clone(),
                 node: slot.node,
             })?;
             check_type(&slot.name, slot.dtype, &slot.shape, t)?;
         }
-        for slot in &self.feeds {
+        for slot in &self.code.feeds {
             // Checked just above; `feeds` is a pure lookup.
             if let Some(t) = feeds(&slot.name) {
                 // A bool is read by kernels as its byte (always 0 or 1, their encoding); feeds
@@ -179,9 +251,9 @@ impl CpuExecutable {
                 let data = t.as_ptr();
                 if slot.in_place && t.numel() > 0 && (data as usize).is_multiple_of(VECTOR_ALIGN) {
                     // Only read: no kernel writes this buffer (checked at construction).
-                    self.table[slot.buffer] = data.cast_mut();
+                    self.mem.table[slot.buffer] = data.cast_mut();
                 } else {
-                    write_tensor(self.owned[slot.buffer], t);
+                    write_tensor(self.mem.owned[slot.buffer], t);
                 }
             }
         }
@@ -192,12 +264,12 @@ impl CpuExecutable {
     /// (written in place by the kernels) or, for an empty or unaligned one, the buffer gets a
     /// copy; returns the indices of the copied ones, to be copied back after a successful run.
     pub(super) fn bind_updates(&mut self, params: &mut [&mut HostTensor]) -> Result<Vec<usize>> {
-        if params.len() != self.updates.len() {
+        if params.len() != self.code.updates.len() {
             return Err(CodegenError::Unsupported {
                 backend: "cpu",
                 what: format!(
                     "this program updates {} parameters in place, but {} were passed{}",
-                    self.updates.len(),
+                    self.code.updates.len(),
                     params.len(),
                     if params.is_empty() {
                         " (run it with run_updating)"
@@ -207,16 +279,16 @@ impl CpuExecutable {
                 ),
             });
         }
-        for (slot, t) in self.updates.iter().zip(params.iter()) {
+        for (slot, t) in self.code.updates.iter().zip(params.iter()) {
             check_type(&slot.name, slot.dtype, &slot.shape, t)?;
         }
         let mut copied = Vec::new();
-        for (i, (slot, t)) in self.updates.iter().zip(params.iter_mut()).enumerate() {
+        for (i, (slot, t)) in self.code.updates.iter().zip(params.iter_mut()).enumerate() {
             let data = t.as_mut_ptr();
             if t.numel() > 0 && (data as usize).is_multiple_of(VECTOR_ALIGN) {
-                self.table[slot.buffer] = data;
+                self.mem.table[slot.buffer] = data;
             } else {
-                write_tensor(self.owned[slot.buffer], t);
+                write_tensor(self.mem.owned[slot.buffer], t);
                 copied.push(i);
             }
         }
@@ -225,17 +297,17 @@ impl CpuExecutable {
 
     /// Checks that `outputs` has one tensor of the right dtype and shape per program output.
     pub(super) fn check_outputs(&self, outputs: &[HostTensor]) -> Result<()> {
-        if outputs.len() != self.outputs.len() {
+        if outputs.len() != self.code.outputs.len() {
             return Err(CodegenError::Unsupported {
                 backend: "cpu",
                 what: format!(
                     "this program has {} outputs, but {} tensors were given to write them into",
-                    self.outputs.len(),
+                    self.code.outputs.len(),
                     outputs.len()
                 ),
             });
         }
-        for (i, (o, t)) in self.outputs.iter().zip(outputs).enumerate() {
+        for (i, (o, t)) in self.code.outputs.iter().zip(outputs).enumerate() {
             if t.dtype() != o.dtype || *t.shape() != o.shape {
                 return Err(CodegenError::Unsupported {
                     backend: "cpu",
@@ -256,10 +328,16 @@ impl CpuExecutable {
     /// place (non-empty and aligned); returns, per output, whether it was bound.
     pub(super) fn bind_outputs(&mut self, outputs: &mut [HostTensor]) -> Vec<bool> {
         let mut bound = vec![false; outputs.len()];
-        for ((o, t), bound) in self.outputs.iter().zip(outputs.iter_mut()).zip(&mut bound) {
+        for ((o, t), bound) in self
+            .code
+            .outputs
+            .iter()
+            .zip(outputs.iter_mut())
+            .zip(&mut bound)
+        {
             let p = t.as_mut_ptr();
             if o.direct && t.numel() > 0 && (p as usize).is_multiple_of(VECTOR_ALIGN) {
-                self.table[o.buffer] = p;
+                self.mem.table[o.buffer] = p;
                 *bound = true;
             }
         }
@@ -276,14 +354,14 @@ impl CpuExecutable {
         bound: Vec<bool>,
     ) -> Result<()> {
         // Every pointer into the caller's feeds, parameters or outputs leaves the table here.
-        self.table.copy_from_slice(&self.owned);
+        self.mem.table.copy_from_slice(&self.mem.owned);
         for i in copied? {
-            let (slot, t) = (&self.updates[i], &mut params[i]);
-            copy_out(self.owned[slot.buffer], t, slot.dtype);
+            let (slot, t) = (&self.code.updates[i], &mut params[i]);
+            copy_out(self.mem.owned[slot.buffer], t, slot.dtype);
         }
-        for ((o, t), bound) in self.outputs.iter().zip(outputs.iter_mut()).zip(bound) {
+        for ((o, t), bound) in self.code.outputs.iter().zip(outputs.iter_mut()).zip(bound) {
             if !bound {
-                copy_out(self.owned[o.buffer], t, o.dtype);
+                copy_out(self.mem.owned[o.buffer], t, o.dtype);
             }
         }
         Ok(())

@@ -1,9 +1,11 @@
 //! The CPU executor: owns the memory of a compiled [`Program`] and runs its kernels in order.
 //!
-//! Storage: one 64-byte aligned arena of `plan.peak_bytes` holds every temporary at its planned
-//! offset; inputs, parameters, constants (copied once, at compile time) and outputs each own a
-//! 64-byte aligned allocation. A table of every buffer's base address (`bufs[i]` is
-//! `program.buffers[i]`) is what JIT loop kernels receive; it is built once and never moves.
+//! Storage (a run's [`Memory`]): one 64-byte aligned arena of `plan.peak_bytes` holds every
+//! temporary at its planned offset; inputs, parameters, constants (copied when the memory is
+//! made) and outputs each own a 64-byte aligned allocation. A table of every buffer's base
+//! address (`bufs[i]` is `program.buffers[i]`) is what JIT loop kernels receive. One memory is
+//! made with the executable; a run that finds it in use by another thread's run makes another,
+//! kept for later runs — so a program run from N threads at once holds at most N memories.
 //!
 //! Running: feeds are checked (`IrError::MissingFeed`, `IrError::FeedMismatch`); a feed whose
 //! buffer no kernel writes and that is not an output is read in place for the duration of the run
@@ -19,9 +21,10 @@
 //! split the same way.
 //!
 //! The parts: `build` — `CpuExecutable::new`: compile the kernels, turn them into
-//! steps, allocate, find the caller-facing slots, start the worker pool; `memory` — the
-//! allocations and moving data between them and the caller's tensors (feeds, updated
-//! parameters, outputs); `run` — the `Executable` impl: bind, run the steps, unbind.
+//! steps, lay out and allocate the memory, find the caller-facing slots, attach the worker pool;
+//! `memory` — a run's memory and moving data between it and the caller's tensors (feeds,
+//! updated parameters, outputs); `run` — the `Executable` impl: take a memory, bind, run the
+//! steps, unbind, give the memory back.
 //!
 //! Guarantees:
 //! - results do not depend on the thread count: every output element is computed by exactly one
@@ -45,7 +48,8 @@ use crate::cpu::gemm::{GemmDims, GemmLibrary, MatrixLayout};
 use crate::cpu::jit::Jit;
 use crate::error::Result;
 
-use memory::{FeedSlot, OutputSlot, Storage, UpdateSlot};
+use memory::{FeedSlot, Layout, Memory, OutputSlot, UpdateSlot};
+use std::sync::Mutex;
 
 /// Loop kernels doing at least this much work (elements, as the loop compiler counts them) are
 /// split across threads; below it one call is cheaper than waking the pool.
@@ -140,31 +144,65 @@ enum Step {
     Gemm(GemmStep),
 }
 
-/// A compiled program with its memory, ready to run many times.
+/// A compiled program, ready to run many times — from several threads at once.
+///
+/// `Send + Sync`: the compiled code and the plan of steps never change after construction, and
+/// each run works in a [`Memory`] of its own, taken from a free list (or allocated when every
+/// memory is busy with another thread's run) and returned when the run ends. So concurrent runs
+/// share the code and never a buffer.
 pub struct CpuExecutable {
+    code: Code,
+    /// Memories not in use by a run; one is allocated with the executable.
+    memories: Mutex<Vec<Memory>>,
+}
+
+/// What every run of an executable shares: read-only after construction.
+struct Code {
     steps: Vec<Step>,
-    /// Base address of every buffer: `owned`, except during a run, where in-place feeds and
-    /// direct outputs point at the caller's data and the run's output vectors.
-    table: Vec<*mut u8>,
-    /// Base address of every buffer in `storage`.
-    owned: Vec<*mut u8>,
-    /// Owns the memory behind `table` (the arena first). Never resized after construction, so
-    /// the addresses stay valid.
-    _storage: Vec<Storage>,
     feeds: Vec<FeedSlot>,
     updates: Vec<UpdateSlot>,
     outputs: Vec<OutputSlot>,
+    /// What a run's [`Memory`] holds.
+    layout: Layout,
     threads: usize,
     /// The process-wide worker pool (`cpu/threads.rs`); `None` for one thread.
     pool: Option<&'static rayon::ThreadPool>,
     gemm_library: GemmLibrary,
     /// Owns the code of every `LoopFn` in `steps`.
-    _jit: Jit,
+    _jit: CodeOwner,
 }
+
+/// The JIT module that owns the compiled code; nothing uses it after construction.
+struct CodeOwner(#[allow(dead_code)] Jit);
+
+// SAFETY: after `finalize` the JIT module is never used again: it only keeps the executable
+// memory of the loop kernels alive (calling them needs no access to it) and frees it when the
+// executable is dropped, which is sound on any thread.
+unsafe impl Send for CodeOwner {}
+// SAFETY: as above; no method is ever called through a shared reference.
+unsafe impl Sync for CodeOwner {}
 
 impl CpuExecutable {
     /// The number of threads loop kernels are split across.
     pub fn threads(&self) -> usize {
-        self.threads
+        self.code.threads
+    }
+
+    /// A memory for one run: a free one, or a new one when every memory is in use.
+    fn take_memory(&self) -> Memory {
+        let free = self
+            .memories
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        free.unwrap_or_else(|| Memory::new(&self.code.layout))
+    }
+
+    /// Returns a run's memory to the free list (its table already points at its own storage).
+    fn give_back(&self, memory: Memory) {
+        self.memories
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(memory);
     }
 }

@@ -8,18 +8,20 @@
 use kiln_ir::{DType, HostTensor, IrError, NodeId};
 
 use super::memory::fresh_output;
-use super::{CpuExecutable, GemmStep, IndexCheck, LoopCall, Step, PARALLEL_WORK};
+use super::memory::Memory;
+use super::{Code, CpuExecutable, GemmStep, IndexCheck, LoopCall, Step, PARALLEL_WORK};
 use crate::backend::{Executable, Feeds};
 use crate::cpu::gemm::{gemm_rows, BatchOperands};
 use crate::error::{CodegenError, Result};
 
 impl Executable for CpuExecutable {
     fn run_updating(
-        &mut self,
+        &self,
         feeds: &Feeds<'_>,
         params: &mut [&mut HostTensor],
     ) -> Result<Vec<HostTensor>> {
         let mut outputs = self
+            .code
             .outputs
             .iter()
             .map(|o| fresh_output(o.dtype, &o.shape))
@@ -28,6 +30,31 @@ impl Executable for CpuExecutable {
         Ok(outputs)
     }
 
+    fn run_into(
+        &self,
+        feeds: &Feeds<'_>,
+        params: &mut [&mut HostTensor],
+        outputs: &mut [HostTensor],
+    ) -> Result<()> {
+        let mut memory = self.take_memory();
+        let ran = Run {
+            code: &self.code,
+            mem: &mut memory,
+        }
+        .run_into(feeds, params, outputs);
+        // Whether the run succeeded or not, the table points at the memory's own storage again.
+        self.give_back(memory);
+        ran
+    }
+}
+
+/// One run: the executable's shared code working in one memory of its own.
+pub(super) struct Run<'a> {
+    pub code: &'a Code,
+    pub mem: &'a mut Memory,
+}
+
+impl Run<'_> {
     fn run_into(
         &mut self,
         feeds: &Feeds<'_>,
@@ -53,8 +80,8 @@ impl Executable for CpuExecutable {
 #[derive(Clone, Copy)]
 struct Table(*const *mut u8);
 
-// SAFETY: the table is owned by the executable, and the memory it points to is either the
-// executable's own or, during a run, the caller's feed data (borrowed for the whole run, only
+// SAFETY: the table is owned by the run's memory, and the memory it points to is either that
+// memory's own or, during the run, the caller's feed data (borrowed for the whole run, only
 // read) and the run's output vectors (owned by `run` until it returns); all of it outlives every
 // scoped thread a run spawns. Concurrent kernel calls write disjoint elements (the loop
 // contract), so sharing the pointer is sound.
@@ -62,10 +89,10 @@ unsafe impl Send for Table {}
 // SAFETY: as above.
 unsafe impl Sync for Table {}
 
-impl CpuExecutable {
+impl Run<'_> {
     /// Runs every step in order (the table already bound to this run's feeds and outputs).
     fn run_steps(&self) -> Result<()> {
-        for step in &self.steps {
+        for step in &self.code.steps {
             match step {
                 Step::Loop {
                     call,
@@ -87,9 +114,9 @@ impl CpuExecutable {
     /// Runs `call` over `[0, extent)`, split across the pool when worthwhile; returns the first
     /// nonzero code in range order (the one a single call would have returned).
     fn run_loop(&self, call: LoopCall) -> i64 {
-        let table = Table(self.table.as_ptr());
+        let table = Table(self.mem.table.as_ptr());
         let chunks = if call.work >= PARALLEL_WORK {
-            self.threads.min(call.extent)
+            self.code.threads.min(call.extent)
         } else {
             1
         };
@@ -100,7 +127,7 @@ impl CpuExecutable {
             // contract makes write disjoint outputs.
             unsafe { (call.f)(t.0, start as i64, end as i64) }
         };
-        match &self.pool {
+        match &self.code.pool {
             Some(pool) if chunks > 1 => {
                 let mut codes = vec![0i64; chunks];
                 pool.scope(|s| {
@@ -118,11 +145,11 @@ impl CpuExecutable {
 
     /// Runs a GEMM's product on all its rows, then its epilogue over the product.
     fn run_gemm(&self, g: &GemmStep) -> Result<()> {
-        let (lib, threads) = (self.gemm_library, self.threads);
+        let (lib, threads) = (self.code.gemm_library, self.code.threads);
         let (a, b, c) = (
-            self.table[g.a.buffer],
-            self.table[g.b.buffer],
-            self.table[g.product],
+            self.mem.table[g.a.buffer],
+            self.mem.table[g.b.buffer],
+            self.mem.table[g.product],
         );
         let rows = 0..g.dims.rows();
         // The same call for each element type.

@@ -18,6 +18,8 @@
 
 mod autograd;
 mod backward;
+mod cache;
+mod canonical;
 mod compile;
 mod creation;
 pub mod data;
@@ -35,6 +37,9 @@ mod tensor;
 
 pub use autograd::no_grad;
 pub use backward::grad;
+pub use cache::{
+    cache_capacity, cache_stats, set_cache_capacity, CacheStats, DEFAULT_CACHE_CAPACITY,
+};
 pub use compile::{clear_compile_cache, compiled_programs, CompileOptions, Device};
 pub use error::{Error, Result};
 pub use executable::{compile, Executable};

@@ -1,6 +1,8 @@
 //! Bounded caches of compiled programs: the least-recently-used map both compile caches are
-//! made of ([`Lru`]), its size setting ([`set_cache_capacity`], `KILN_CACHE_SIZE`) and the
-//! counters users read ([`CacheStats`], [`cache_stats`]).
+//! made of ([`Lru`]), its size setting (`KILN_CACHE_SIZE`, [`cache_capacity`]) and the counters
+//! users read ([`CacheStats`]). `compile.rs` owns the caches themselves and the calls that
+//! reach them ([`crate::set_cache_capacity`], [`crate::cache_stats`]); this module sits below
+//! it and knows nothing of programs.
 //!
 //! Guarantee: a cache never holds more than its capacity; inserting into a full cache evicts
 //! the entry looked up or inserted longest ago. Evicting only drops the cache's reference: an
@@ -20,7 +22,7 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 64;
 const CACHE_SIZE_VAR: &str = "KILN_CACHE_SIZE";
 
 thread_local! {
-    /// This thread's capacity, set by [`set_cache_capacity`]; `None`: the process default.
+    /// This thread's capacity, set by [`crate::set_cache_capacity`]; `None`: the process default.
     static CAPACITY: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
@@ -43,11 +45,11 @@ fn process_default() -> Result<usize> {
         .map_err(|msg| Error::api("compile", msg))
 }
 
-/// The capacity of this thread's compile caches (see [`set_cache_capacity`]).
+/// The capacity of this thread's compile caches (see [`crate::set_cache_capacity`]).
 ///
 /// # Errors
 /// When `KILN_CACHE_SIZE` is set to something other than a positive integer and
-/// [`set_cache_capacity`] has not overridden it on this thread.
+/// [`crate::set_cache_capacity`] has not overridden it on this thread.
 pub fn cache_capacity() -> Result<usize> {
     match CAPACITY.with(Cell::get) {
         Some(n) => Ok(n),
@@ -55,14 +57,11 @@ pub fn cache_capacity() -> Result<usize> {
     }
 }
 
-/// Sets how many entries each compile cache of this thread keeps: the thread's structural
-/// cache (shrunk at once, evicting the least recently used) and the per-graph cache of every
-/// graph used on this thread (applied at its next insertion). The default is
-/// `KILN_CACHE_SIZE`, else [`DEFAULT_CACHE_CAPACITY`] (64).
+/// Records `entries` as this thread's capacity (applied by `compile.rs`).
 ///
 /// # Errors
 /// A capacity of 0 (a cache that keeps nothing would recompile at every evaluation).
-pub fn set_cache_capacity(entries: usize) -> Result<()> {
+pub(crate) fn set_thread_capacity(entries: usize) -> Result<()> {
     if entries == 0 {
         return Err(Error::api(
             "set_cache_capacity",
@@ -70,11 +69,10 @@ pub fn set_cache_capacity(entries: usize) -> Result<()> {
         ));
     }
     CAPACITY.with(|c| c.set(Some(entries)));
-    crate::compile::shrink_thread_cache(entries);
     Ok(())
 }
 
-/// Sizes and counters of one compile cache (see [`cache_stats`] and
+/// Sizes and counters of one compile cache (see [`crate::cache_stats`] and
 /// [`crate::Graph::cache_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
@@ -88,13 +86,6 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries dropped to make room.
     pub evictions: u64,
-}
-
-/// The statistics of this thread's structural cache: the programs shared by every graph built
-/// on this thread, keyed by canonical structure (see `compile.rs`). An entry is one key — a
-/// needed subgraph as built, or as optimised — so one program may fill two entries.
-pub fn cache_stats() -> CacheStats {
-    crate::compile::thread_cache_stats()
 }
 
 /// A map that keeps at most `capacity` entries, evicting the least recently used.

@@ -12,14 +12,14 @@
 //! canonical `.kir` text, not a hash of it, so distinct programs cannot collide: the text
 //! round-trips through the parser (`kiln_ir::text`), so it holds every op, attribute, type,
 //! constant value (every element, at its own width), input and parameter name, and the output
-//! order; the key adds the update bindings, the eager switch and the device.
+//! order; the key adds the update bindings. `compile.rs` pairs it with the eager switch and the
+//! device.
 
-use crate::compile::Device;
 use crate::Result;
 use kiln_ir::NodeId;
 use std::collections::HashMap;
 
-/// What a compiled program is keyed by in the per-thread structural cache.
+/// What a compiled program is keyed by in the per-thread structural cache (with the options).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ProgramShape {
     /// The canonical graph's text, outputs (then update values) included.
@@ -27,24 +27,15 @@ pub(crate) struct ProgramShape {
     /// The names of the parameters the program updates, in the order of their values among
     /// the outputs.
     updates: Vec<String>,
-    eager: bool,
-    device: Device,
 }
 
 impl ProgramShape {
     /// The key of the canonical graph `ir` (as [`extract_canonical`] builds it) that updates
     /// the parameters `updates` in that order.
-    pub(crate) fn new(
-        ir: &kiln_ir::Graph,
-        updates: impl Iterator<Item = String>,
-        eager: bool,
-        device: Device,
-    ) -> ProgramShape {
+    pub(crate) fn new(ir: &kiln_ir::Graph, updates: impl Iterator<Item = String>) -> ProgramShape {
         ProgramShape {
             text: ir.to_text(),
             updates: updates.collect(),
-            eager,
-            device,
         }
     }
 }
@@ -88,7 +79,10 @@ pub(crate) fn extract_canonical(ir: &kiln_ir::Graph, roots: &[NodeId]) -> Result
             new_id.insert(id, copy);
         }
     }
-    let outputs: Vec<NodeId> = roots.iter().filter_map(|r| new_id.get(r).copied()).collect();
+    let outputs: Vec<NodeId> = roots
+        .iter()
+        .filter_map(|r| new_id.get(r).copied())
+        .collect();
     out.set_outputs(&outputs)?;
     Ok(out)
 }

@@ -9,8 +9,10 @@
 //!   the subgraph behind given ids never changes — this is what makes `TrainStep::run` in a loop
 //!   cost nothing but the run itself);
 //! - per thread by structure ([`ProgramShape`]: the needed subgraph renumbered canonically, see
-//!   `canonical.rs`), looked up as built and again as optimised, so a loop that rebuilds the same
-//!   expression, a graph rebuilt from scratch or an equivalent graph compiles once.
+//!   `canonical.rs`, with the update bindings; then eager and the device), looked up as built
+//!   and again as optimised, so a loop that rebuilds the same expression, a graph rebuilt from
+//!   scratch or an equivalent graph compiles once. The key is the canonical text itself, not a
+//!   hash of it: distinct programs never share an entry.
 //!
 //! Scalar constants are baked into the program, not hoisted into run-time arguments: `x * 2.0`
 //! and `x * 3.0` are two programs. Baking lets the optimiser fold and simplify through them
@@ -24,13 +26,13 @@
 //! [`CompileState`], so naming the handle here would make the two modules depend on each other.
 //! Running a [`Program`] against a graph's parameters and feeds is `executable.rs`'s job.
 
+use crate::cache::{cache_capacity, set_thread_capacity, CacheStats, Lru, DEFAULT_CACHE_CAPACITY};
+use crate::canonical::{extract_canonical, ProgramShape};
 use crate::{Error, Result};
 use kiln_codegen::cpu::CpuBackend;
 use kiln_codegen::Backend;
 use kiln_ir::kernel::LowerOptions;
 use kiln_ir::NodeId;
-use crate::cache::{cache_capacity, CacheStats, Lru, DEFAULT_CACHE_CAPACITY};
-use crate::canonical::{extract_canonical, ProgramShape};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -60,11 +62,15 @@ pub struct CompileOptions {
 pub(crate) type Compiled = Rc<RefCell<Box<dyn kiln_codegen::Executable>>>;
 
 thread_local! {
-    /// Structural cache: canonical structure (as built and as optimised), update bindings and
-    /// options -> compiled program.
-    static CACHE: RefCell<Lru<ProgramShape, Compiled>> =
+    /// Structural cache: (canonical structure — as built and as optimised — with its update
+    /// bindings, eager, device) -> compiled program.
+    static CACHE: RefCell<Lru<StructuralKey, Compiled>> =
         RefCell::new(Lru::new(DEFAULT_CACHE_CAPACITY));
 }
+
+/// The structural cache's key: the program's canonical shape (which holds everything of the
+/// graph that the code depends on, see `canonical.rs`), eager, device.
+type StructuralKey = (ProgramShape, bool, Device);
 
 /// A training step's parameter updates: (parameter name, node computing its next value).
 pub(crate) type Updates = [(String, NodeId)];
@@ -87,13 +93,25 @@ pub fn clear_compile_cache() {
     CACHE.with(|c| c.borrow_mut().clear());
 }
 
-/// Applies a new capacity to this thread's structural cache (see [`crate::set_cache_capacity`]).
-pub(crate) fn shrink_thread_cache(capacity: usize) {
-    CACHE.with(|c| c.borrow_mut().set_capacity(capacity));
+/// Sets how many entries each compile cache of this thread keeps: the thread's structural
+/// cache (shrunk at once, evicting the least recently used) and the per-graph cache of every
+/// graph used on this thread (applied at its next insertion). The default is
+/// `KILN_CACHE_SIZE`, else [`DEFAULT_CACHE_CAPACITY`] (64). Evicting a program never breaks an
+/// [`crate::Executable`] or `TrainStep` that holds it.
+///
+/// # Errors
+/// A capacity of 0 (a cache that keeps nothing would recompile at every evaluation).
+pub fn set_cache_capacity(entries: usize) -> Result<()> {
+    set_thread_capacity(entries)?;
+    CACHE.with(|c| c.borrow_mut().set_capacity(entries));
+    Ok(())
 }
 
-/// The statistics of this thread's structural cache (see [`crate::cache_stats`]).
-pub(crate) fn thread_cache_stats() -> CacheStats {
+/// The sizes and counters of this thread's structural cache: the programs shared by every
+/// graph built on this thread, keyed by canonical structure. An entry is one key — a needed
+/// subgraph as built, or as optimised — so one program may fill two entries; a miss is a
+/// lookup that found nothing (a compile misses twice: as built, then as optimised).
+pub fn cache_stats() -> CacheStats {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         // The capacity in effect, even before this thread's first compile applied it.
@@ -170,14 +188,14 @@ fn compile_cpu(
     let mut all = ids.to_vec();
     all.extend(updates.iter().map(|(_, v)| *v));
     let names = || updates.iter().map(|(name, _)| name.clone());
-    let lookup = |key: &ProgramShape| CACHE.with(|c| c.borrow_mut().get(key));
-    let remember = |key: ProgramShape, program: &Compiled| {
+    let lookup = |key: &StructuralKey| CACHE.with(|c| c.borrow_mut().get(key));
+    let remember = |key: StructuralKey, program: &Compiled| {
         CACHE.with(|c| c.borrow_mut().insert(key, program.clone()))
     };
     // Looked up twice: by the needed subgraph as built (a rebuilt graph hits without running
     // the optimiser), then by the optimised graph (equivalent graphs share a program).
     let built = extract_canonical(ir, &all)?;
-    let built_key = ProgramShape::new(&built, names(), eager, Device::Cpu);
+    let built_key = (ProgramShape::new(&built, names()), eager, Device::Cpu);
     if let Some(hit) = lookup(&built_key) {
         return Ok(hit);
     }
@@ -186,7 +204,7 @@ fn compile_cpu(
     // The optimiser keeps the output list in step with the nodes it rewrites; renumbering
     // again makes the key independent of the ids it freed.
     let ir = extract_canonical(&optimized, optimized.outputs())?;
-    let key = ProgramShape::new(&ir, names(), eager, Device::Cpu);
+    let key = (ProgramShape::new(&ir, names()), eager, Device::Cpu);
     if let Some(hit) = lookup(&key) {
         remember(built_key, &hit);
         return Ok(hit);

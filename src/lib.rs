@@ -37,10 +37,10 @@ mod tensor;
 
 pub use autograd::no_grad;
 pub use backward::grad;
-pub use cache::{
-    cache_capacity, cache_stats, set_cache_capacity, CacheStats, DEFAULT_CACHE_CAPACITY,
+pub use cache::{cache_capacity, CacheStats, DEFAULT_CACHE_CAPACITY};
+pub use compile::{
+    cache_stats, clear_compile_cache, compiled_programs, set_cache_capacity, CompileOptions, Device,
 };
-pub use compile::{clear_compile_cache, compiled_programs, CompileOptions, Device};
 pub use error::{Error, Result};
 pub use executable::{compile, Executable};
 pub use graph::Graph;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::OnceLock;
 
-/// Entries per cache when neither `KILN_CACHE_SIZE` nor [`set_cache_capacity`] says otherwise.
+/// Entries per cache when neither `KILN_CACHE_SIZE` nor [`crate::set_cache_capacity`] says otherwise.
 pub const DEFAULT_CACHE_CAPACITY: usize = 64;
 
 /// The environment variable that sets the default capacity of every compile cache.

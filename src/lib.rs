@@ -14,6 +14,18 @@
 //! assert_eq!(c.to_host()?.to_string(), "tensor([[22., 44.],\n        [26., 48.]])");
 //! # Ok(()) }
 //! ```
+//!
+//! ## Compiling, and what stays cached
+//!
+//! Evaluating tensors compiles the subgraph they need, once: each [`Graph`] keeps its programs
+//! by output tensors, and each thread keeps its programs by structure — the needed subgraph
+//! renumbered canonically, so a loop that rebuilds the same expression every iteration, or a
+//! graph rebuilt from scratch, compiles once ([`compiled_programs`] counts compiles). Both
+//! caches are bounded LRU maps of [`cache_capacity`] entries (`KILN_CACHE_SIZE`, or
+//! [`set_cache_capacity`]; 64 by default) whose sizes and hit counts [`cache_stats`] and
+//! [`Graph::cache_stats`] report. Literal numbers are part of a program (`x * 2.0` and
+//! `x * 3.0` are two programs); a value that changes every iteration belongs in an input or a
+//! parameter, as the optimisers keep their learning rate.
 #![deny(missing_docs)]
 
 mod autograd;

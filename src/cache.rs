@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::OnceLock;
 
-/// Entries per cache when neither `KILN_CACHE_SIZE` nor [`crate::set_cache_capacity`] says otherwise.
+/// Entries per cache when neither `KILN_CACHE_SIZE` nor [`crate::set_cache_capacity`] says
+/// otherwise.
 pub const DEFAULT_CACHE_CAPACITY: usize = 64;
 
 /// The environment variable that sets the default capacity of every compile cache.
@@ -26,23 +27,28 @@ thread_local! {
     static CAPACITY: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-/// The process default: `KILN_CACHE_SIZE` read once (a positive integer), else
-/// [`DEFAULT_CACHE_CAPACITY`]. A value that is not a positive integer is an error, reported by
-/// every evaluation rather than silently ignored.
+/// The process default: `KILN_CACHE_SIZE` read once, else [`DEFAULT_CACHE_CAPACITY`]. A value
+/// that is not a positive integer is an error, reported by every evaluation rather than
+/// silently ignored.
 fn process_default() -> Result<usize> {
     static FROM_ENV: OnceLock<std::result::Result<usize, String>> = OnceLock::new();
     FROM_ENV
-        .get_or_init(|| match std::env::var(CACHE_SIZE_VAR) {
-            Err(_) => Ok(DEFAULT_CACHE_CAPACITY),
-            Ok(text) => match text.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(format!(
-                    "{CACHE_SIZE_VAR}={text:?}: expected a positive number of entries"
-                )),
-            },
-        })
+        .get_or_init(|| parse_capacity(std::env::var(CACHE_SIZE_VAR).ok().as_deref()))
         .clone()
         .map_err(|msg| Error::api("compile", msg))
+}
+
+/// The capacity `KILN_CACHE_SIZE` asks for (`None`: unset), or why it is not one.
+fn parse_capacity(var: Option<&str>) -> std::result::Result<usize, String> {
+    match var {
+        None => Ok(DEFAULT_CACHE_CAPACITY),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "{CACHE_SIZE_VAR}={text:?}: expected a positive number of entries"
+            )),
+        },
+    }
 }
 
 /// The capacity of this thread's compile caches (see [`crate::set_cache_capacity`]).
@@ -184,7 +190,17 @@ impl<K: Hash + Eq, V: Clone> Lru<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::Lru;
+    use super::{parse_capacity, Lru, DEFAULT_CACHE_CAPACITY};
+
+    #[test]
+    fn the_environment_variable_is_a_positive_count() {
+        assert_eq!(parse_capacity(None), Ok(DEFAULT_CACHE_CAPACITY));
+        assert_eq!(parse_capacity(Some(" 8 ")), Ok(8));
+        for bad in ["0", "-3", "lots", ""] {
+            let err = parse_capacity(Some(bad)).unwrap_err();
+            assert!(err.contains("KILN_CACHE_SIZE"), "{err}");
+        }
+    }
 
     #[test]
     fn evicts_the_least_recently_used() {

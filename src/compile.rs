@@ -231,8 +231,8 @@ fn compile_cpu(
     Ok(compiled)
 }
 
-/// What identifies a compiled program of a graph (and so the executables made from it): output ids, parameter updates (name, new
-/// value node), eager, device.
+/// What identifies a compiled program of a graph (and so the executables made from it): output
+/// ids, parameter updates (name, new value node), eager, device.
 type ProgramKey = (Vec<NodeId>, Vec<(String, NodeId)>, bool, Device);
 
 /// What compiling keeps per graph: the eager switch and the graph's programs. The graph holds
@@ -286,8 +286,12 @@ impl CompileState {
         Ok(())
     }
 
-    /// The sizes and counters of this graph's program cache.
-    pub(crate) fn stats(&self) -> CacheStats {
+    /// The sizes and counters of this graph's program cache, after applying the capacity in
+    /// effect (so `entries <= capacity` holds in what it reports).
+    pub(crate) fn stats(&mut self) -> CacheStats {
+        if let Ok(capacity) = cache_capacity() {
+            self.programs.set_capacity(capacity);
+        }
         self.programs.stats()
     }
 }

@@ -82,11 +82,8 @@ impl GraphState {
         &mut self.grad
     }
 
-    /// The compile state (see `compile.rs`).
-    pub(crate) fn compile_state(&self) -> &CompileState {
-        &self.compile
-    }
-
+    /// The compile state (see `compile.rs`); mutable even to look up, because a lookup marks
+    /// the program recently used.
     pub(crate) fn compile_state_mut(&mut self) -> &mut CompileState {
         &mut self.compile
     }
@@ -183,7 +180,7 @@ impl Graph {
     /// entries, evicting the least recently used; asked for again, an evicted program comes from
     /// the thread's structural cache ([`crate::cache_stats`]) or is compiled again.
     pub fn cache_stats(&self) -> CacheStats {
-        self.state().compile_state().stats()
+        self.state_mut().compile_state_mut().stats()
     }
 
     /// The options evaluations of this graph compile with.

@@ -194,14 +194,18 @@ impl Graph {
     }
 
     /// The executable for `ids` that also applies `updates` to the parameters (a training
-    /// step), compiled once per graph.
+    /// step), compiled once per graph while the graph's bounded program cache keeps it (see
+    /// [`Graph::cache_stats`]).
     pub(crate) fn step_executable_for(
         &self,
         ids: &[NodeId],
         updates: &Updates,
     ) -> Result<Executable> {
         let options = self.compile_options();
-        let cached = self.state().compile_state().cached(ids, updates, &options);
+        let cached = self
+            .state_mut()
+            .compile_state_mut()
+            .cached(ids, updates, &options);
         let program = match cached {
             Some(program) => program,
             None => {
@@ -211,7 +215,7 @@ impl Graph {
                     updates,
                     &options,
                     program.clone(),
-                );
+                )?;
                 program
             }
         };

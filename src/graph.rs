@@ -12,6 +12,7 @@
 //! top of it, so that this module never uses one that uses it.
 
 use crate::autograd::{grad_disabled, GradState};
+use crate::cache::CacheStats;
 use crate::compile::{CompileOptions, CompileState, Device};
 use crate::{Error, Result};
 use kiln_ir::{HostTensor, NodeId};
@@ -81,11 +82,8 @@ impl GraphState {
         &mut self.grad
     }
 
-    /// The compile state (see `compile.rs`).
-    pub(crate) fn compile_state(&self) -> &CompileState {
-        &self.compile
-    }
-
+    /// The compile state (see `compile.rs`); mutable even to look up, because a lookup marks
+    /// the program recently used.
     pub(crate) fn compile_state_mut(&mut self) -> &mut CompileState {
         &mut self.compile
     }
@@ -175,6 +173,14 @@ impl Graph {
     /// Turns fusion off (`true`: one kernel per primitive, PyTorch eager's model) or on.
     pub fn set_eager(&self, eager: bool) {
         self.0.borrow_mut().compile.set_eager(eager);
+    }
+
+    /// The sizes and counters of this graph's program cache: the programs its evaluations
+    /// compiled, by output tensors and options. It keeps at most [`crate::cache_capacity`]
+    /// entries, evicting the least recently used; asked for again, an evicted program comes from
+    /// the thread's structural cache ([`crate::cache_stats`]) or is compiled again.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.state_mut().compile_state_mut().stats()
     }
 
     /// The options evaluations of this graph compile with.

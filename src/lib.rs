@@ -14,10 +14,24 @@
 //! assert_eq!(c.to_host()?.to_string(), "tensor([[22., 44.],\n        [26., 48.]])");
 //! # Ok(()) }
 //! ```
+//!
+//! ## Compiling, and what stays cached
+//!
+//! Evaluating tensors compiles the subgraph they need, once: each [`Graph`] keeps its programs
+//! by output tensors, and each thread keeps its programs by structure — the needed subgraph
+//! renumbered canonically, so a loop that rebuilds the same expression every iteration, or a
+//! graph rebuilt from scratch, compiles once ([`compiled_programs`] counts compiles). Both
+//! caches are bounded LRU maps of [`cache_capacity`] entries (`KILN_CACHE_SIZE`, or
+//! [`set_cache_capacity`]; 64 by default) whose sizes and hit counts [`cache_stats`] and
+//! [`Graph::cache_stats`] report. Literal numbers are part of a program (`x * 2.0` and
+//! `x * 3.0` are two programs); a value that changes every iteration belongs in an input or a
+//! parameter, as the optimisers keep their learning rate.
 #![deny(missing_docs)]
 
 mod autograd;
 mod backward;
+mod cache;
+mod canonical;
 mod compile;
 mod creation;
 pub mod data;
@@ -35,7 +49,10 @@ mod tensor;
 
 pub use autograd::no_grad;
 pub use backward::grad;
-pub use compile::{clear_compile_cache, compiled_programs, CompileOptions, Device};
+pub use cache::{cache_capacity, CacheStats, DEFAULT_CACHE_CAPACITY};
+pub use compile::{
+    cache_stats, clear_compile_cache, compiled_programs, set_cache_capacity, CompileOptions, Device,
+};
 pub use error::{Error, Result};
 pub use executable::{compile, Executable};
 pub use graph::Graph;

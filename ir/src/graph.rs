@@ -156,6 +156,40 @@ impl Graph {
         seen
     }
 
+    /// `roots` and their ancestors ([`Graph::ancestors`]) in [`Graph::topo_order`]'s order,
+    /// found in time proportional to that subgraph, not to the whole graph. (A subgraph closed
+    /// under operands becomes ready in the same order with or without the rest of the graph,
+    /// so the order is the whole graph's filtered to it.)
+    pub fn ordered_ancestors(&self, roots: &[NodeId]) -> Vec<NodeId> {
+        use std::cmp::Reverse;
+        use std::collections::{BinaryHeap, HashMap};
+        let needed = self.ancestors(roots);
+        let mut pending: HashMap<NodeId, usize> = needed
+            .iter()
+            .map(|&id| (id, self.operands(id).len()))
+            .collect();
+        let mut ready: BinaryHeap<Reverse<NodeId>> = pending
+            .iter()
+            .filter(|(_, &n)| n == 0)
+            .map(|(&id, _)| Reverse(id))
+            .collect();
+        let mut order = Vec::with_capacity(needed.len());
+        while let Some(Reverse(id)) = ready.pop() {
+            order.push(id);
+            // One decrement per edge, as `topo_order` does: an operand used twice counts twice.
+            for e in self.g.edges_directed(id.index(), Direction::Outgoing) {
+                let user = NodeId::from(e.target());
+                if let Some(n) = pending.get_mut(&user) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(Reverse(user));
+                    }
+                }
+            }
+        }
+        order
+    }
+
     /// Every node in an order where operands come before users (ties broken by id, so the order
     /// is deterministic).
     pub fn topo_order(&self) -> Vec<NodeId> {
@@ -456,6 +490,8 @@ mod tests {
         assert_eq!(g.operands(y), vec![x, wt]);
         assert_eq!(g.users(y), vec![e]);
         assert_eq!(g.topo_order(), vec![x, w, wt, y, e]);
+        assert_eq!(g.ordered_ancestors(&[e]), vec![x, w, wt, y, e]);
+        assert_eq!(g.ordered_ancestors(&[wt]), vec![w, wt]);
         assert_eq!(y.to_string(), "%3");
     }
 

@@ -77,12 +77,9 @@ pub fn evaluate(
     for &o in outputs {
         graph.node(o)?;
     }
-    let needed = graph.ancestors(outputs);
-    let mut values: HashMap<NodeId, Value> = HashMap::with_capacity(needed.len());
-    for id in graph.topo_order() {
-        if !needed.contains(&id) {
-            continue;
-        }
+    let order = graph.ordered_ancestors(outputs);
+    let mut values: HashMap<NodeId, Value> = HashMap::with_capacity(order.len());
+    for id in order {
         let node = graph.node(id)?;
         let operand_ids = graph.operands(id);
         let args = operand_ids

@@ -532,3 +532,33 @@ fn kernel_larger_random_graphs_match_the_interpreter() {
         check(&g, g.outputs(), &f).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", g.to_text()));
     }
 }
+
+/// Lowering, autodiff and the interpreter order only the needed nodes
+/// (`Graph::ordered_ancestors`); that order must be the whole graph's order filtered to them.
+#[test]
+fn ordered_ancestors_is_the_topological_order_of_the_needed_nodes() {
+    for seed in 0..100 {
+        let g = random_graph_from_seed(seed).expect("a random graph");
+        for &root in g.node_ids().iter().step_by(3) {
+            let needed = g.ancestors(&[root]);
+            let want: Vec<NodeId> = g
+                .topo_order()
+                .into_iter()
+                .filter(|id| needed.contains(id))
+                .collect();
+            assert_eq!(
+                g.ordered_ancestors(&[root]),
+                want,
+                "seed {seed}, root {root}"
+            );
+        }
+        let outputs = g.outputs().to_vec();
+        let needed = g.ancestors(&outputs);
+        let want: Vec<NodeId> = g
+            .topo_order()
+            .into_iter()
+            .filter(|id| needed.contains(id))
+            .collect();
+        assert_eq!(g.ordered_ancestors(&outputs), want, "seed {seed}");
+    }
+}

@@ -80,22 +80,12 @@ pub fn grad_stopping(
 ) -> Result<Vec<NodeId>> {
     check_arguments(graph, outputs, seeds, wrt)?;
 
-    // The nodes the outputs depend on ...
-    let mut needed: HashSet<NodeId> = HashSet::new();
-    let mut stack: Vec<NodeId> = outputs.to_vec();
-    while let Some(id) = stack.pop() {
-        if needed.insert(id) {
-            stack.extend(graph.operands(id));
-        }
-    }
-    // ... and, among them, the floating-point ones that depend on a `wrt` node: the only nodes
-    // whose cotangents matter. The order is computed before any gradient node is added.
+    // The nodes the outputs depend on, in order, and, among them, the floating-point ones that
+    // depend on a `wrt` node: the only nodes whose cotangents matter. The order is computed
+    // before any gradient node is added, over the needed nodes only (a graph that a training
+    // loop keeps growing must not make each step slower).
     let wrt_set: HashSet<NodeId> = wrt.iter().copied().collect();
-    let order: Vec<NodeId> = graph
-        .topo_order()
-        .into_iter()
-        .filter(|id| needed.contains(id))
-        .collect();
+    let order: Vec<NodeId> = graph.ordered_ancestors(outputs);
     let mut active: HashSet<NodeId> = HashSet::new();
     for &id in &order {
         let node = graph.node(id)?;

@@ -85,12 +85,8 @@ pub(super) fn lower_unplanned(
     for &o in outputs {
         graph.node(o)?;
     }
-    let needed = graph.ancestors(outputs);
-    let order: Vec<NodeId> = graph
-        .topo_order()
-        .into_iter()
-        .filter(|id| needed.contains(id))
-        .collect();
+    let order = graph.ordered_ancestors(outputs);
+    let needed: HashSet<NodeId> = order.iter().copied().collect();
     let mut forced = HashSet::new();
     // Each round either succeeds or adds a node to `forced`, so at most `order.len()` rounds.
     for _ in 0..=order.len() {

@@ -3,9 +3,8 @@
 //! count. Each runs a few thousand iterations in well under a second.
 //!
 //! Compile counts and caches are per thread and every test runs on its own thread, so the
-//! counts asserted here are exact. What this file does not check yet: the thread count and the
-//! resident memory (the thread pool's item), and the graph's own growth (nodes are kept while
-//! the graph lives; the counts are printed with `--nocapture`).
+//! counts asserted here are exact. The thread count is checked by `codegen/tests/threads.rs`,
+//! the graph's own growth by `tests/forget.rs` (node counts are printed with `--nocapture`).
 
 use kiln::optim::{Optimizer, Sgd};
 use kiln::{DType, Graph, HostTensor, Result};

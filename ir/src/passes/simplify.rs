@@ -10,7 +10,8 @@
 //! - `reshape(reshape(x))` -> one reshape; reshape, expand or permute to the same shape/order
 //!   -> `x`; `expand(expand(x))` -> one expand; `permute(permute(x))` -> the composed permute;
 //! - `reduce.*` over axes that are all size 1 -> `x`;
-//! - `reduce.sum(expand(v))` whose reduced axes are exactly the broadcast ones -> `v * count`;
+//! - `reduce.sum(expand(v))` whose reduced axes are exactly the broadcast ones -> `v * count`
+//!   (zeros when `count` is 0);
 //! - an elementwise op whose operands are all `expand`s of same-shaped values is computed
 //!   before the broadcast (`f(expand(a), expand(b))` -> `expand(f(a, b))`): the same values,
 //!   with fewer elements computed, and constant operands then fold.
@@ -155,6 +156,10 @@ fn sum_of_expand(graph: &mut Graph, axes: &[usize], e: NodeId) -> Result<Option<
         return Ok(Some(v));
     }
     let ty = graph.node(v)?.ty.clone();
+    if count == 0 {
+        // A sum over an empty axis is 0 whatever `v` is (`v * 0` would be NaN for v = inf).
+        return Ok(Some(full(graph, &ty, 0.0)?));
+    }
     let c = full(graph, &ty, count as f64)?;
     Ok(Some(graph.binary(BinaryOp::Mul, v, c)?))
 }

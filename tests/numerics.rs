@@ -1,0 +1,38 @@
+//! Values PyTorch defines, checked in all three modes — compiled fused, compiled eager and the
+//! interpreter — with the inputs fed (literals would be constant-folded and never reach the
+//! compiled kernels). Issue 13 collects the kinds; each fixed kind gets its cases here.
+
+use kiln::{DType, Device, Graph, HostTensor, Result, Shape};
+
+/// Evaluates `build(x)` with `x` fed as `values` (f32, shape `[values.len()]`) in each mode.
+fn in_every_mode(
+    values: &[f64],
+    build: impl Fn(&kiln::Tensor) -> Result<kiln::Tensor>,
+) -> Result<Vec<(&'static str, Vec<f64>)>> {
+    let mut results = Vec::new();
+    for (mode, device, eager) in [
+        ("fused", Device::Cpu, false),
+        ("eager", Device::Cpu, true),
+        ("interpreter", Device::Interpreter, false),
+    ] {
+        let g = Graph::new();
+        g.set_device(device);
+        g.set_eager(eager);
+        let x = g.input("x", DType::F32, &[values.len()])?;
+        let y = build(&x)?;
+        let fed = HostTensor::from_f64(DType::F32, Shape::new(&[values.len()])?, values)?;
+        let out = g.eval(&[&y], &[("x", &fed)])?;
+        results.push((mode, out[0].to_f64_vec()));
+    }
+    Ok(results)
+}
+
+/// Kind 4: a sum over a size-0 dimension is 0, whatever the values broadcast into it (the
+/// optimiser once rewrote `sum(expand(v))` as `v * 0`, NaN for `v = inf`).
+#[test]
+fn a_sum_over_an_empty_expanded_axis_is_zero() -> Result<()> {
+    for (mode, got) in in_every_mode(&[f64::INFINITY], |x| x.expand(&[0])?.sum_all())? {
+        assert_eq!(got, vec![0.0], "{mode}");
+    }
+    Ok(())
+}

@@ -263,3 +263,96 @@ fn buffers_bindings_outputs_and_plan_are_checked() {
         assert_broken(&p, "memory-plan", None);
     }
 }
+
+/// Found in review: an index space wider than the data outside the indexed axis let a gather
+/// read, and a scatter-add write, outside their buffers.
+#[test]
+fn gather_and_scatter_index_spaces_must_fit_their_data() {
+    let mut p = lowered(GATHER_GEMM);
+    let gather = p
+        .kernels
+        .iter()
+        .position(|k| k.kind_name() == "gather")
+        .unwrap();
+    let KernelKind::Gather { shape, .. } = &mut p.kernels[gather].kind else {
+        panic!()
+    };
+    *shape = kiln_ir::Shape::new(&[4, 40]).unwrap();
+    assert_broken(&p, "load-in-bounds", Some(gather));
+
+    let g = parse(
+        "%0 = input \"base\" : f32[3,5]\n%1 = input \"idx\" : i64[2,5]\n\
+         %2 = input \"src\" : f32[2,5]\n%3 = scatter_add %0, %1, %2 axis=0 : f32[3,5]\nreturn %3\n",
+    );
+    let mut p = lower(&g, g.outputs(), &LowerOptions::default()).unwrap();
+    let k = p
+        .kernels
+        .iter()
+        .position(|k| k.kind_name() == "scatter_add")
+        .unwrap();
+    let KernelKind::ScatterAdd { shape, .. } = &mut p.kernels[k].kind else {
+        panic!()
+    };
+    *shape = kiln_ir::Shape::new(&[2, 9]).unwrap();
+    assert_broken(&p, "load-in-bounds", Some(k));
+}
+
+/// A mask the checker cannot bound is refused rather than trusted.
+#[test]
+fn a_load_under_an_unanalysable_mask_is_refused() {
+    let mut p = lowered(PAD_CONCAT);
+    let KernelKind::Elementwise { body, .. } = &mut p.kernels[0].kind else { panic!() };
+    // Turn every range test of the pad's mask into the constant `true`: the mask still guards
+    // the load, but says nothing about where it reads.
+    let mut replaced = 0;
+    for inst in &mut body.insts {
+        if matches!(inst.kind, InstKind::InRange { .. }) {
+            inst.kind = InstKind::Const(1.0);
+            replaced += 1;
+        }
+    }
+    assert!(replaced > 0, "the pad kernel tests ranges");
+    assert_broken(&p, "load-in-bounds", Some(0));
+}
+
+/// The accumulator's dtype, bool reductions and unwritten updates.
+#[test]
+fn accumulator_dtypes_bool_reductions_and_unwritten_updates_are_caught() {
+    let g = parse(
+        "%0 = input \"x\" : f32[4,8]\n%1 = reduce.sum %0 axes=[1] : f32[4,1]\n\
+         %2 = exp %1 : f32[4,1]\nreturn %2\n",
+    );
+    let base = lower(&g, g.outputs(), &LowerOptions::default()).unwrap();
+    let mut p = base.clone();
+    let KernelKind::Reduce { epilogue, .. } = &mut p.kernels[0].kind else {
+        panic!("the reduction with its exp epilogue")
+    };
+    for inst in &mut epilogue.insts {
+        if inst.kind == InstKind::Acc {
+            inst.dtype = DType::F64;
+        }
+    }
+    assert_broken(&p, "dtype", Some(0));
+
+    let mut p = base;
+    let KernelKind::Reduce { body, .. } = &mut p.kernels[0].kind else {
+        panic!()
+    };
+    for inst in &mut body.insts {
+        inst.dtype = DType::Bool;
+    }
+    assert_broken(&p, "dtype", Some(0));
+
+    let g = parse(SGD_STEP);
+    let outputs = g.outputs().to_vec();
+    let mut step = lower_step(
+        &g,
+        &outputs[..1],
+        &[("w".into(), outputs[1])],
+        &LowerOptions::default(),
+    )
+    .unwrap();
+    let w = step.updates[0].1;
+    step.kernels.retain(|k| k.out() != w);
+    assert_broken(&step, "def-before-use", None);
+}

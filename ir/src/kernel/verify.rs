@@ -62,11 +62,12 @@ struct Verifier<'a> {
     p: &'a Program,
 }
 
-/// Where a body runs: its loop space, and whether it may use the accumulator.
+/// Where a body runs: its loop space, and the accumulator's dtype in an epilogue (where
+/// `acc` may be used, of exactly that dtype: backends hand it over without conversion).
 #[derive(Clone, Copy)]
 struct Space<'d> {
     dims: &'d [usize],
-    epilogue: bool,
+    acc: Option<DType>,
 }
 
 impl Verifier<'_> {
@@ -217,13 +218,10 @@ impl Verifier<'_> {
 
     /// Checks every body and view of a kernel; returns the dtype and element count it writes.
     fn kernel_kind(&self, kind: &KernelKind) -> Check<(DType, usize)> {
-        let plain = |dims| Space {
+        let plain = |dims| Space { dims, acc: None };
+        let epilogue = |dims, acc| Space {
             dims,
-            epilogue: false,
-        };
-        let epilogue = |dims| Space {
-            dims,
-            epilogue: true,
+            acc: Some(acc),
         };
         Ok(match kind {
             KernelKind::Elementwise { shape, body, .. } => {
@@ -238,6 +236,9 @@ impl Verifier<'_> {
                 ..
             } => {
                 self.body(body, plain(shape.dims()))?;
+                if !body.dtype().is_numeric() {
+                    return fail("dtype", format!("reduction of {}", body.dtype()));
+                }
                 let mut out_dims = shape.dims().to_vec();
                 for &a in axes {
                     match out_dims.get_mut(a) {
@@ -250,13 +251,16 @@ impl Verifier<'_> {
                         }
                     }
                 }
-                self.body(e, epilogue(&out_dims))?;
+                self.body(e, epilogue(&out_dims, body.dtype()))?;
                 (e.dtype(), out_dims.iter().product())
             }
             KernelKind::ArgMax {
                 shape, axis, body, ..
             } => {
                 self.body(body, plain(shape.dims()))?;
+                if !body.dtype().is_numeric() {
+                    return fail("dtype", format!("argmax of {}", body.dtype()));
+                }
                 if *axis >= shape.rank() || shape.dim(*axis) == 0 {
                     return fail("rank", format!("argmax over axis {axis} of {shape}"));
                 }
@@ -273,6 +277,9 @@ impl Verifier<'_> {
                 dtype,
                 ..
             } => {
+                if !dtype.is_numeric() {
+                    return fail("dtype", format!("gemm of {dtype}"));
+                }
                 let dims = |r: usize, c: usize| [batch.as_slice(), &[r, c]].concat();
                 for (name, view, r, c) in [("a", a, *m, *k), ("b", b, *k, *n)] {
                     if self.decl(view.buffer)?.dtype != *dtype {
@@ -283,7 +290,7 @@ impl Verifier<'_> {
                 let out_dims = dims(*m, *n);
                 let result = match e {
                     Some(e) => {
-                        self.body(e, epilogue(&out_dims))?;
+                        self.body(e, epilogue(&out_dims, *dtype))?;
                         e.dtype()
                     }
                     None => *dtype,
@@ -305,8 +312,10 @@ impl Verifier<'_> {
                         format!("gather index is {} on axis {axis}", index.dtype()),
                     );
                 }
-                // Every coordinate of the source, the gathered axis included, is inside
-                // `src_dims` (the index is bounds-checked at run time).
+                // The loop reads the source at its own coordinates on every axis but `axis`, so
+                // the index space must fit inside the source there; along `axis` the index is
+                // bounds-checked at run time against `src_dims[axis]`.
+                fits_outside_axis("gather", shape.dims(), src_dims, *axis)?;
                 self.view_in_bounds(src, &box_of(src_dims), "gather source")?;
                 (self.decl(src.buffer)?.dtype, shape.numel())
             }
@@ -336,6 +345,9 @@ impl Verifier<'_> {
                         ),
                     );
                 }
+                // As for gather: the scattered-to position is the loop's own coordinate on
+                // every axis but `axis`.
+                fits_outside_axis("scatter_add", shape.dims(), out_shape.dims(), *axis)?;
                 (base.dtype(), out_shape.numel())
             }
         })
@@ -380,11 +392,21 @@ impl Verifier<'_> {
                     check_rank(view.strides.len(), rank, i)?;
                     match mask {
                         None => self.view_in_bounds(view, &box_of(space.dims), "load")?,
-                        Some(m) => {
-                            if let Some(region) = mask_region(insts, *m, space.dims) {
-                                self.view_in_bounds(view, &region, "masked load")?;
+                        Some(m) => match mask_region(insts, *m, space.dims) {
+                            Some(region) => self.view_in_bounds(view, &region, "masked load")?,
+                            // Lowering masks loads only by pad and concat ranges; a mask this
+                            // checker cannot bound could let a load reach anywhere.
+                            None => {
+                                return fail(
+                                    "load-in-bounds",
+                                    format!(
+                                        "v{i}: the mask of a load of b{} is not a conjunction of \
+                                         single-axis in_range tests",
+                                        view.buffer.0
+                                    ),
+                                )
                             }
-                        }
+                        },
                     }
                 }
                 InstKind::Const(_) => {}
@@ -429,11 +451,13 @@ impl Verifier<'_> {
                         return wrong(format!("random numbers as {d}"));
                     }
                 }
-                InstKind::Acc => {
-                    if !space.epilogue {
-                        return fail("ssa", format!("v{i}: acc outside an epilogue"));
+                InstKind::Acc => match space.acc {
+                    None => return fail("ssa", format!("v{i}: acc outside an epilogue")),
+                    Some(acc) if acc != d => {
+                        return wrong(format!("acc of a {acc} accumulator as {d}"));
                     }
-                }
+                    Some(_) => {}
+                },
             }
         }
         Ok(())
@@ -515,6 +539,13 @@ impl Verifier<'_> {
     }
 
     fn outputs_written(&self, written: &HashSet<BufferId>) -> Check {
+        let by_kernel: HashSet<BufferId> = self.p.kernels.iter().map(|k| k.out()).collect();
+        if let Some((name, b)) = self.p.updates.iter().find(|(_, b)| !by_kernel.contains(b)) {
+            return fail(
+                "def-before-use",
+                format!("update \"{name}\" (b{}) is never written", b.0),
+            );
+        }
         match self
             .p
             .outputs
@@ -566,13 +597,34 @@ impl Verifier<'_> {
                 }
             }
         }
-        for (n, &(i, start, end, li)) in slots.iter().enumerate() {
-            for &(j, s2, e2, lj) in &slots[n + 1..] {
-                let overlap_in_time = match (li, lj) {
-                    (Some(a), Some(b)) => a.0 <= b.1 && b.0 <= a.1,
-                    _ => false,
-                };
-                if overlap_in_time && start < e2 && s2 < end {
+        // A sweep over the kernels: the temporaries live at kernel `k` are kept ordered by
+        // offset, and each one entering is checked against its neighbours there (the ones
+        // already in are disjoint, so that suffices): O(T log T), not a check of every pair.
+        let mut entering: Vec<(usize, usize, usize, usize)> = Vec::new(); // (start, i, off, end)
+        let mut leaving: Vec<(usize, usize, usize)> = Vec::new(); // (last kernel, i, off)
+        for &(i, start, end, live_range) in &slots {
+            if let Some((first, last)) = live_range {
+                entering.push((first, i, start, end));
+                leaving.push((last, i, start));
+            }
+        }
+        entering.sort_unstable();
+        leaving.sort_unstable();
+        let mut active: std::collections::BTreeMap<(usize, usize), usize> = Default::default();
+        let (mut e, mut l) = (0, 0);
+        for k in 0..self.p.kernels.len() {
+            while l < leaving.len() && leaving[l].0 < k {
+                active.remove(&(leaving[l].2, leaving[l].1));
+                l += 1;
+            }
+            while e < entering.len() && entering[e].0 == k {
+                let (_, i, start, end) = entering[e];
+                let before = active.range(..(start, i)).next_back();
+                let after = active.range((start, i)..).next();
+                let clash = before
+                    .filter(|(_, &b_end)| b_end > start)
+                    .or(after.filter(|((a_start, _), _)| *a_start < end));
+                if let Some(((_, j), _)) = clash {
                     return fail(
                         "memory-plan",
                         format!(
@@ -580,6 +632,8 @@ impl Verifier<'_> {
                         ),
                     );
                 }
+                active.insert((start, i), end);
+                e += 1;
             }
         }
         Ok(())
@@ -599,6 +653,24 @@ fn check_rank(len: usize, rank: usize, inst: usize) -> Check {
         return fail(
             "rank",
             format!("v{inst} has {len} coefficients in a rank-{rank} space"),
+        );
+    }
+    Ok(())
+}
+
+/// A gather's or scatter's index space has the data's rank and fits inside its dims on every
+/// axis but `axis`.
+fn fits_outside_axis(op: &str, index: &[usize], data: &[usize], axis: usize) -> Check {
+    let fits = index.len() == data.len()
+        && index
+            .iter()
+            .zip(data)
+            .enumerate()
+            .all(|(d, (&i, &n))| d == axis || i <= n);
+    if !fits {
+        return fail(
+            "load-in-bounds",
+            format!("{op} index space {index:?} does not fit data {data:?} outside axis {axis}"),
         );
     }
     Ok(())

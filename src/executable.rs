@@ -7,6 +7,7 @@
 //! graph's [`crate::compile::CompileState`]; this module sits above both the graph and the
 //! compiler, which is why evaluation lives here and not in `graph.rs` or `tensor.rs`.
 
+use crate::detached::DetachedExecutable;
 use crate::compile::{from_codegen, CompileOptions, Compiled, Program, Updates};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
@@ -52,36 +53,20 @@ impl Executable {
         self.check_feeds(feeds)?;
         match self.program.backend() {
             Some(p) => self.run_compiled(p, feeds, Some(outputs)).map(|_| ()),
-            None => {
-                let values = self.run_interpreted(feeds)?;
-                if values.len() != outputs.len() {
-                    return Err(Error::api(
-                        "run_into",
-                        format!(
-                            "{} outputs, but {} tensors to hold them",
-                            values.len(),
-                            outputs.len()
-                        ),
-                    ));
-                }
-                for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
-                    if v.dtype() != o.dtype() || v.shape() != o.shape() {
-                        return Err(Error::api(
-                            "run_into",
-                            format!(
-                                "output {i} is {}{}, but the tensor given to hold it is {}{}",
-                                v.dtype(),
-                                v.shape(),
-                                o.dtype(),
-                                o.shape()
-                            ),
-                        ));
-                    }
-                    *o = v;
-                }
-                Ok(())
-            }
+            None => copy_outputs(self.run_interpreted(feeds)?, outputs),
         }
+    }
+
+    /// A thread-safe copy of this executable for serving: `Send + Sync`, run with `&self`
+    /// from many threads at once. It shares the compiled code (no recompile) and copies the
+    /// values of the parameters and bound inputs the program reads, as they are now; later
+    /// changes to the graph do not reach it. See [`DetachedExecutable`].
+    ///
+    /// # Errors
+    /// `Error::Api` (`detach`) for a training step's executable (one that updates
+    /// parameters): its parameters belong to the graph.
+    pub fn detach(&self) -> Result<DetachedExecutable> {
+        DetachedExecutable::new(&self.graph, &self.program)
     }
 
     /// Parameters are not feeds: they come from the graph.
@@ -118,10 +103,9 @@ impl Executable {
                     .or_else(|| st.value_of(name))
             };
             let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
-            let exe = p.borrow_mut();
             match outputs {
-                Some(outs) => exe.run_into(&lookup, &mut params, outs).map(|()| None),
-                None => exe.run_updating(&lookup, &mut params).map(Some),
+                Some(outs) => p.run_into(&lookup, &mut params, outs).map(|()| None),
+                None => p.run_updating(&lookup, &mut params).map(Some),
             }
         };
         self.graph.state_mut().put_back_parameters(taken);
@@ -149,6 +133,37 @@ impl Executable {
         }
         Ok(values)
     }
+}
+
+/// Moves interpreted `values` into `outputs`, which must match them in count, dtype and shape
+/// (the checks a compiled device makes in `run_into`).
+pub(crate) fn copy_outputs(values: Vec<HostTensor>, outputs: &mut [HostTensor]) -> Result<()> {
+    if values.len() != outputs.len() {
+        return Err(Error::api(
+            "run_into",
+            format!(
+                "{} outputs, but {} tensors to hold them",
+                values.len(),
+                outputs.len()
+            ),
+        ));
+    }
+    for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
+        if v.dtype() != o.dtype() || v.shape() != o.shape() {
+            return Err(Error::api(
+                "run_into",
+                format!(
+                    "output {i} is {}{}, but the tensor given to hold it is {}{}",
+                    v.dtype(),
+                    v.shape(),
+                    o.dtype(),
+                    o.shape()
+                ),
+            ));
+        }
+        *o = v;
+    }
+    Ok(())
 }
 
 /// Compiles `outputs` (tensors of one graph) for `options.device`.

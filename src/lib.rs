@@ -26,6 +26,29 @@
 //! [`Graph::cache_stats`] report. Literal numbers are part of a program (`x * 2.0` and
 //! `x * 3.0` are two programs); a value that changes every iteration belongs in an input or a
 //! parameter, as the optimisers keep their learning rate.
+//!
+//! ## Threads: what is `Send` and `Sync`
+//!
+//! A [`Graph`], its [`Tensor`]s, an [`Executable`] and an [`optim::TrainStep`] are
+//! single-threaded, like PyTorch's autograd graph: they share one mutable graph (nodes,
+//! parameter values, gradients, caches) through a reference-counted handle (`Rc`), so that
+//! building an expression costs no locking. They are neither `Send` nor `Sync`, and sending
+//! one to another thread is a compile error, not a data race:
+//!
+//! ```compile_fail
+//! let g = kiln::Graph::new();
+//! std::thread::spawn(move || g.node_count()); // `Rc<..>` cannot be sent between threads
+//! ```
+//!
+//! Each thread may build and evaluate graphs of its own; the compile caches are per thread
+//! ([`cache_stats`]), and every thread's programs run on one process-wide worker pool
+//! (`KILN_THREADS`), so no thread is started per compile or per run.
+//!
+//! To serve a compiled program from many threads, [`Executable::detach`] it: a
+//! [`DetachedExecutable`] is `Send + Sync` and runs with `&self` from any number of threads at
+//! once. It shares the compiled code (an `Arc`, not a recompile), keeps its own copy of the
+//! parameter values and bound inputs it reads (taken when detached), and each concurrent run
+//! works in memory of its own.
 #![deny(missing_docs)]
 
 mod autograd;
@@ -36,6 +59,7 @@ mod compile;
 mod creation;
 pub mod data;
 pub mod datasets;
+mod detached;
 mod error;
 mod executable;
 mod graph;
@@ -54,6 +78,7 @@ pub use compile::{
     cache_stats, clear_compile_cache, compiled_programs, set_cache_capacity, CompileOptions, Device,
 };
 pub use error::{Error, Result};
+pub use detached::DetachedExecutable;
 pub use executable::{compile, Executable};
 pub use graph::Graph;
 pub use kiln_ir as ir;

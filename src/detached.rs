@@ -60,8 +60,9 @@ pub struct DetachedExecutable {
 enum Runner {
     /// The backend's code, shared with the graph's caches.
     Compiled(Compiled),
-    /// The interpreter device: the needed subgraph, copied out in canonical form with the
-    /// program's outputs as its outputs, evaluated at each run.
+    /// The interpreter device: a copy of the graph pruned to the needed nodes, which keep
+    /// their ids (so errors name the nodes `Executable::run` names), with the program's outputs
+    /// as its outputs; evaluated at each run.
     Interpreted(kiln_ir::Graph),
 }
 
@@ -106,10 +107,7 @@ impl DetachedExecutable {
         }
         let runner = match program.backend() {
             Some(code) => Runner::Compiled(code.clone()),
-            None => Runner::Interpreted(crate::canonical::extract_canonical(
-                ir,
-                program.outputs(),
-            )?),
+            None => Runner::Interpreted(needed_subgraph(ir, program.outputs())?),
         };
         Ok(DetachedExecutable {
             runner,
@@ -192,6 +190,21 @@ impl DetachedExecutable {
         all.extend(feeds.iter().map(|(k, v)| ((*k).to_string(), (*v).clone())));
         Ok(kiln_ir::interp::evaluate_outputs(ir, &all)?)
     }
+}
+
+/// `ir` without the nodes `outputs` do not need, ids unchanged, `outputs` as its outputs.
+fn needed_subgraph(ir: &kiln_ir::Graph, outputs: &[kiln_ir::NodeId]) -> Result<kiln_ir::Graph> {
+    let keep = ir.ancestors(outputs);
+    let mut copy = ir.clone();
+    copy.set_outputs(outputs)?;
+    // Users before their operands: a node's users are unneeded when it is (the needed set is
+    // closed under operands), so each is unused when its turn comes.
+    for id in ir.topo_order().into_iter().rev() {
+        if !keep.contains(&id) {
+            copy.remove(id)?;
+        }
+    }
+    Ok(copy)
 }
 
 #[cfg(test)]

@@ -87,7 +87,11 @@ fn threads_running_one_detached_executable_match_a_serial_run() -> Result<()> {
         .collect::<Result<_>>()?;
     let before = kiln::compiled_programs();
     let served = exe.detach()?;
-    assert_eq!(kiln::compiled_programs(), before, "detaching must not recompile");
+    assert_eq!(
+        kiln::compiled_programs(),
+        before,
+        "detaching must not recompile"
+    );
     let start = std::time::Instant::now();
     run_concurrently(&served, &serial);
     eprintln!(
@@ -128,8 +132,16 @@ fn detached_values_are_a_snapshot() -> Result<()> {
         )?;
         g.set_parameter("fc2.weight", doubled)?;
         g.feed("x", batch(4)?)?;
-        assert_ne!(exe.run(&[])?, before, "{device:?}: the graph sees its new values");
-        assert_eq!(served.run(&[])?, before, "{device:?}: the detached copy does not");
+        assert_ne!(
+            exe.run(&[])?,
+            before,
+            "{device:?}: the graph sees its new values"
+        );
+        assert_eq!(
+            served.run(&[])?,
+            before,
+            "{device:?}: the detached copy does not"
+        );
         // A feed still overrides the bound value.
         assert_eq!(
             served.run(&[("x", &batch(5)?)])?.len(),
@@ -148,11 +160,7 @@ fn detached_errors_match_executable_run() -> Result<()> {
         let served = exe.detach()?;
         let wrong_shape = HostTensor::from(vec![1.0f32; 64]);
         let wrong_dtype = HostTensor::from_f64(DType::F64, Shape::new(&[32, 64])?, &[0.5; 2048])?;
-        for feeds in [
-            vec![],
-            vec![("x", &wrong_shape)],
-            vec![("x", &wrong_dtype)],
-        ] {
+        for feeds in [vec![], vec![("x", &wrong_shape)], vec![("x", &wrong_dtype)]] {
             let want = exe.run(&feeds).expect_err("a bad feed");
             let got = served.run(&feeds).expect_err("a bad feed");
             assert_eq!(got, want, "{device:?}");

@@ -7,8 +7,8 @@
 //! graph's [`crate::compile::CompileState`]; this module sits above both the graph and the
 //! compiler, which is why evaluation lives here and not in `graph.rs` or `tensor.rs`.
 
-use crate::detached::DetachedExecutable;
 use crate::compile::{from_codegen, CompileOptions, Compiled, Program, Updates};
+use crate::detached::DetachedExecutable;
 use crate::graph::Graph;
 use crate::tensor::Tensor;
 use crate::{Error, Result};

@@ -77,8 +77,8 @@ pub use cache::{cache_capacity, CacheStats, DEFAULT_CACHE_CAPACITY};
 pub use compile::{
     cache_stats, clear_compile_cache, compiled_programs, set_cache_capacity, CompileOptions, Device,
 };
-pub use error::{Error, Result};
 pub use detached::DetachedExecutable;
+pub use error::{Error, Result};
 pub use executable::{compile, Executable};
 pub use graph::Graph;
 pub use kiln_ir as ir;

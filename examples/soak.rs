@@ -70,7 +70,9 @@ fn train_step(steps: usize) -> Result<()> {
     let loss = MseLoss::default().forward(&model.forward(&x)?, &y)?;
     let mut adam = Adam::new(model.named_parameters(), 1e-3);
     let step = TrainStep::new(&loss, &mut adam)?;
-    let xs: Vec<f64> = (0..128).map(|i| ((i * 37) % 23) as f64 / 11.0 - 1.0).collect();
+    let xs: Vec<f64> = (0..128)
+        .map(|i| ((i * 37) % 23) as f64 / 11.0 - 1.0)
+        .collect();
     let ys: Vec<f64> = xs
         .chunks(4)
         .map(|r| r[0] - 2.0 * r[1] + 0.5 * r[2] * r[3])

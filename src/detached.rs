@@ -11,7 +11,6 @@
 //! parameters belong to the graph.
 
 use crate::compile::{from_codegen, Compiled, Program};
-use crate::executable::copy_outputs;
 use crate::graph::Graph;
 use crate::{Error, Result};
 use kiln_ir::{HostTensor, Op};
@@ -207,22 +206,33 @@ fn needed_subgraph(ir: &kiln_ir::Graph, outputs: &[kiln_ir::NodeId]) -> Result<k
     Ok(copy)
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::{Error, Graph};
-
-    #[test]
-    fn training_steps_are_refused() -> crate::Result<()> {
-        let g = Graph::new();
-        let w = g.parameter("w", [1.0f32, 2.0])?;
-        let next = (&w * 0.5)?;
-        let loss = w.sum_all()?;
-        let exe = g.step_executable_for(&[loss.id()], &[("w".to_string(), next.id())])?;
-        match exe.detach() {
-            Err(Error::Api { op: "detach", msg }) => assert!(msg.contains("training step")),
-            Err(other) => panic!("expected a detach error, got {other}"),
-            Ok(_) => panic!("expected a detach error, got a detached executable"),
-        }
-        Ok(())
+/// Moves interpreted `values` into `outputs`, which must match them in count, dtype and shape
+/// (the checks a compiled device makes in `run_into`).
+pub(crate) fn copy_outputs(values: Vec<HostTensor>, outputs: &mut [HostTensor]) -> Result<()> {
+    if values.len() != outputs.len() {
+        return Err(Error::api(
+            "run_into",
+            format!(
+                "{} outputs, but {} tensors to hold them",
+                values.len(),
+                outputs.len()
+            ),
+        ));
     }
+    for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
+        if v.dtype() != o.dtype() || v.shape() != o.shape() {
+            return Err(Error::api(
+                "run_into",
+                format!(
+                    "output {i} is {}{}, but the tensor given to hold it is {}{}",
+                    v.dtype(),
+                    v.shape(),
+                    o.dtype(),
+                    o.shape()
+                ),
+            ));
+        }
+        *o = v;
+    }
+    Ok(())
 }

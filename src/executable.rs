@@ -8,7 +8,7 @@
 //! compiler, which is why evaluation lives here and not in `graph.rs` or `tensor.rs`.
 
 use crate::compile::{from_codegen, CompileOptions, Compiled, Program, Updates};
-use crate::detached::DetachedExecutable;
+use crate::detached::{copy_outputs, DetachedExecutable};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -135,37 +135,6 @@ impl Executable {
     }
 }
 
-/// Moves interpreted `values` into `outputs`, which must match them in count, dtype and shape
-/// (the checks a compiled device makes in `run_into`).
-pub(crate) fn copy_outputs(values: Vec<HostTensor>, outputs: &mut [HostTensor]) -> Result<()> {
-    if values.len() != outputs.len() {
-        return Err(Error::api(
-            "run_into",
-            format!(
-                "{} outputs, but {} tensors to hold them",
-                values.len(),
-                outputs.len()
-            ),
-        ));
-    }
-    for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
-        if v.dtype() != o.dtype() || v.shape() != o.shape() {
-            return Err(Error::api(
-                "run_into",
-                format!(
-                    "output {i} is {}{}, but the tensor given to hold it is {}{}",
-                    v.dtype(),
-                    v.shape(),
-                    o.dtype(),
-                    o.shape()
-                ),
-            ));
-        }
-        *o = v;
-    }
-    Ok(())
-}
-
 /// Compiles `outputs` (tensors of one graph) for `options.device`.
 pub fn compile(outputs: &[&Tensor], options: &CompileOptions) -> Result<Executable> {
     let first = outputs
@@ -284,5 +253,26 @@ impl fmt::Display for Tensor {
                 self.shape()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Graph};
+
+    #[test]
+    /// Training steps cannot be detached (their parameters belong to the graph).
+    fn training_steps_are_refused() -> crate::Result<()> {
+        let g = Graph::new();
+        let w = g.parameter("w", [1.0f32, 2.0])?;
+        let next = (&w * 0.5)?;
+        let loss = w.sum_all()?;
+        let exe = g.step_executable_for(&[loss.id()], &[("w".to_string(), next.id())])?;
+        match exe.detach() {
+            Err(Error::Api { op: "detach", msg }) => assert!(msg.contains("training step")),
+            Err(other) => panic!("expected a detach error, got {other}"),
+            Ok(_) => panic!("expected a detach error, got a detached executable"),
+        }
+        Ok(())
     }
 }

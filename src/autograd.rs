@@ -130,6 +130,32 @@ impl GradState {
     pub(crate) fn forget_grads(&mut self) {
         self.grads.clear();
     }
+
+    /// The gradient nodes built for losses whose key nodes (loss, seed, leaves) are all in
+    /// `live`: they stay alive with their loss, so a `backward` repeated on it reuses them.
+    pub(crate) fn cached_gradients_of(&self, live: &HashSet<NodeId>) -> Vec<NodeId> {
+        self.grad_cache
+            .iter()
+            .filter(|(key, _)| key_is_live(key, live))
+            .flat_map(|(_, grads)| grads.iter().copied())
+            .collect()
+    }
+
+    /// Forgets everything recorded for nodes not in `live` (they are being removed, and their
+    /// ids may be given to new nodes).
+    pub(crate) fn retain_live(&mut self, live: &HashSet<NodeId>) {
+        self.requires_grad.retain(|id| live.contains(id));
+        self.grads.retain(|id, _| live.contains(id));
+        self.stopped.retain(|id| live.contains(id));
+        self.grad_cache
+            .retain(|key, grads| key_is_live(key, live) && grads.iter().all(|g| live.contains(g)));
+    }
+}
+
+fn key_is_live((output, seed, leaves): &GradKey, live: &HashSet<NodeId>) -> bool {
+    live.contains(output)
+        && seed.is_none_or(|s| live.contains(&s))
+        && leaves.iter().all(|l| live.contains(l))
 }
 
 /// Elementwise sum of two host tensors of the same type (gradient accumulation).

@@ -174,6 +174,11 @@ impl<K: Hash + Eq, V: Clone> Lru<K, V> {
         }
     }
 
+    /// Keeps only the entries for which `keep` holds (not counted as evictions).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
+        self.map.retain(|k, _| keep(k));
+    }
+
     /// Forgets every entry (counters are kept).
     pub(crate) fn clear(&mut self) {
         self.map.clear();

@@ -289,6 +289,15 @@ impl CompileState {
         Ok(())
     }
 
+    /// Forgets the programs of nodes not in `live` (they are being removed, and their ids may
+    /// be given to new nodes, which must not find these programs).
+    pub(crate) fn retain_live(&mut self, live: &std::collections::HashSet<NodeId>) {
+        self.programs.retain(|(outputs, updates, _, _)| {
+            outputs.iter().all(|o| live.contains(o))
+                && updates.iter().all(|(_, u)| live.contains(u))
+        });
+    }
+
     /// The sizes and counters of this graph's program cache, after applying the capacity in
     /// effect (so `entries <= capacity` holds in what it reports).
     pub(crate) fn stats(&mut self) -> CacheStats {

@@ -27,6 +27,15 @@ pub struct Executable {
 }
 
 impl Executable {
+    /// Pairs `graph` with `program`, keeping the nodes the program computes alive in the graph
+    /// for as long as the executable lives (the interpreter evaluates them at each run).
+    fn new(graph: Graph, program: Rc<Program>) -> Executable {
+        for id in program_nodes(&program) {
+            graph.pin(id);
+        }
+        Executable { graph, program }
+    }
+
     /// Runs once: `feeds` name the graph's inputs (they override values bound with
     /// [`Graph::feed`]); parameters come from the graph. A training step's executable then
     /// stores the new parameter values — on a compiled device by writing them into the
@@ -145,11 +154,24 @@ pub fn compile(outputs: &[&Tensor], options: &CompileOptions) -> Result<Executab
     }
     let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
     let graph = first.graph();
+    // Every node still needed is held by a handle here (the outputs by `outputs`).
+    graph.maybe_forget();
     let program = Program::compile(graph.state().ir(), &ids, &[], options)?;
-    Ok(Executable {
-        graph: graph.clone(),
-        program: Rc::new(program),
-    })
+    Ok(Executable::new(graph.clone(), Rc::new(program)))
+}
+
+/// The nodes a program computes: its outputs and its parameters' new values.
+fn program_nodes(program: &Program) -> impl Iterator<Item = NodeId> + '_ {
+    let updates = program.updates().iter().map(|(_, id)| *id);
+    program.outputs().iter().copied().chain(updates)
+}
+
+impl Drop for Executable {
+    fn drop(&mut self) {
+        for id in program_nodes(&self.program) {
+            self.graph.unpin(id);
+        }
+    }
 }
 
 impl Graph {
@@ -168,6 +190,8 @@ impl Graph {
                 ));
             }
         }
+        // Every node still needed is held by a handle here (the outputs by `outputs`).
+        self.maybe_forget();
         let ids: Vec<NodeId> = outputs.iter().map(|t| t.id()).collect();
         self.executable_for(&ids)?.run(feeds)
     }
@@ -203,10 +227,7 @@ impl Graph {
                 program
             }
         };
-        Ok(Executable {
-            graph: self.clone(),
-            program,
-        })
+        Ok(Executable::new(self.clone(), program))
     }
 }
 

@@ -16,7 +16,7 @@ use crate::cache::CacheStats;
 use crate::compile::{CompileOptions, CompileState, Device};
 use crate::{Error, Result};
 use kiln_ir::{HostTensor, NodeId};
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
@@ -62,13 +62,51 @@ pub(crate) struct GraphState {
     compile: CompileState,
 }
 
+/// Nodes a graph may grow by before its first collection (and beyond twice its live size).
+const COLLECT_MARGIN: usize = 1024;
+
 impl GraphState {
+    /// Removes the nodes not reachable from `pinned` nodes, parameters, bound inputs and the
+    /// gradient subgraphs of live losses, and every record kept for them; returns the count.
+    fn forget_unreachable(&mut self, pinned: impl Iterator<Item = NodeId>) -> usize {
+        let mut roots: Vec<NodeId> = pinned.filter(|&id| self.ir.node(id).is_ok()).collect();
+        for id in self.ir.node_ids() {
+            let keep = match self.ir.node(id).map(|n| &n.op) {
+                Ok(kiln_ir::Op::Parameter { .. }) => true,
+                Ok(kiln_ir::Op::Input { name }) => self.bound.contains_key(name),
+                _ => false,
+            };
+            if keep {
+                roots.push(id);
+            }
+        }
+        let mut live = self.ir.ancestors(&roots);
+        // Gradient subgraphs are kept while the loss (and seed and leaves) they belong to live.
+        let grad_roots = self.grad.cached_gradients_of(&live);
+        live.extend(self.ir.ancestors(&grad_roots));
+        let dead: Vec<NodeId> = self
+            .ir
+            .topo_order()
+            .into_iter()
+            .filter(|id| !live.contains(id))
+            .collect();
+        // Users before operands: a dead node's users are dead too (a live user would make it
+        // live), so removing in reverse order always removes a node whose users are gone.
+        for &id in dead.iter().rev() {
+            // Cannot fail: the node exists and its users were removed before it.
+            let _ = self.ir.remove(id);
+        }
+        self.grad.retain_live(&live);
+        self.compile.retain_live(&live);
+        dead.len()
+    }
+
     /// The IR built so far.
     pub(crate) fn ir(&self) -> &kiln_ir::Graph {
         &self.ir
     }
 
-    /// The IR, to add nodes to. API graphs never remove nodes: tensors hold their ids.
+    /// The IR, to add nodes to. (Nodes are removed only by `forget_unreachable`.)
     pub(crate) fn ir_mut(&mut self) -> &mut kiln_ir::Graph {
         &mut self.ir
     }
@@ -139,7 +177,18 @@ impl GraphState {
 /// them), and the programs compiled for its evaluations, so evaluating the same tensors again
 /// does not recompile.
 #[derive(Clone)]
-pub struct Graph(Rc<RefCell<GraphState>>);
+pub struct Graph(Rc<GraphCell>);
+
+/// What a [`Graph`] handle shares: the state, and the count of handles per node. The counts
+/// live beside the state, not in it, because a [`crate::Tensor`] is dropped wherever its owner
+/// goes out of scope — possibly while the state is borrowed.
+pub(crate) struct GraphCell {
+    state: RefCell<GraphState>,
+    /// Per node, how many handles keep it alive (tensors, executables, training steps).
+    pins: RefCell<HashMap<NodeId, usize>>,
+    /// Node count after the last collection; the next one runs when the graph has doubled.
+    live_after_collect: Cell<usize>,
+}
 
 impl Default for Graph {
     fn default() -> Graph {
@@ -150,29 +199,33 @@ impl Default for Graph {
 impl Graph {
     /// An empty graph evaluated on the default device.
     pub fn new() -> Graph {
-        Graph(Rc::new(RefCell::new(GraphState {
-            ir: kiln_ir::Graph::new(),
-            params: NameMap::default(),
-            bound: NameMap::default(),
-            device: Device::default(),
-            grad: GradState::default(),
-            compile: CompileState::default(),
-        })))
+        Graph(Rc::new(GraphCell {
+            state: RefCell::new(GraphState {
+                ir: kiln_ir::Graph::new(),
+                params: NameMap::default(),
+                bound: NameMap::default(),
+                device: Device::default(),
+                grad: GradState::default(),
+                compile: CompileState::default(),
+            }),
+            pins: RefCell::new(HashMap::new()),
+            live_after_collect: Cell::new(0),
+        }))
     }
 
     /// The device that evaluates this graph.
     pub fn device(&self) -> Device {
-        self.0.borrow().device
+        self.state().device
     }
 
     /// Chooses the device that evaluates this graph.
     pub fn set_device(&self, device: Device) {
-        self.0.borrow_mut().device = device;
+        self.state_mut().device = device;
     }
 
     /// Turns fusion off (`true`: one kernel per primitive, PyTorch eager's model) or on.
     pub fn set_eager(&self, eager: bool) {
-        self.0.borrow_mut().compile.set_eager(eager);
+        self.state_mut().compile.set_eager(eager);
     }
 
     /// The sizes and counters of this graph's program cache: the programs its evaluations
@@ -193,11 +246,27 @@ impl Graph {
     }
 
     pub(crate) fn state(&self) -> Ref<'_, GraphState> {
-        self.0.borrow()
+        self.0.state.borrow()
     }
 
     pub(crate) fn state_mut(&self) -> RefMut<'_, GraphState> {
-        self.0.borrow_mut()
+        self.0.state.borrow_mut()
+    }
+
+    /// Counts one more handle keeping `id` alive (see [`Graph::forget_unreachable`]).
+    pub(crate) fn pin(&self, id: NodeId) {
+        *self.0.pins.borrow_mut().entry(id).or_insert(0) += 1;
+    }
+
+    /// Counts one handle fewer keeping `id` alive.
+    pub(crate) fn unpin(&self, id: NodeId) {
+        let mut pins = self.0.pins.borrow_mut();
+        if let Some(n) = pins.get_mut(&id) {
+            *n -= 1;
+            if *n == 0 {
+                pins.remove(&id);
+            }
+        }
     }
 
     /// True when both handles refer to the same graph.
@@ -214,10 +283,9 @@ impl Graph {
         let mut st = self.state_mut();
         let before = st.ir.len();
         let id = f(&mut st.ir)?;
-        // API graphs never remove nodes, so ids are dense and a new node's id is >= the old
-        // count; builders may return an existing node (e.g. a reshape to the same shape), which
-        // must not be marked.
-        if grad_disabled() && id.0 as usize >= before {
+        // Builders may return an existing node (e.g. a reshape to the same shape), which must
+        // not be marked; a new node is one more in the graph.
+        if grad_disabled() && st.ir.len() > before {
             st.grad.stop_gradient_at(id);
         }
         Ok(id)
@@ -354,8 +422,44 @@ impl Graph {
         Ok(())
     }
 
-    /// Number of nodes built so far.
+    /// Number of nodes in the graph: those built and not yet forgotten
+    /// ([`Graph::forget_unreachable`]).
     pub fn node_count(&self) -> usize {
         self.state().ir.len()
+    }
+
+    /// Removes every node that nothing can reach any more, and returns how many were removed.
+    ///
+    /// A node stays alive while it is reachable (as the node itself or one it depends on) from
+    ///
+    /// - a live [`crate::Tensor`] handle to it,
+    /// - a live [`crate::Executable`] or [`crate::optim::TrainStep`] that computes it,
+    /// - a parameter (parameters are never forgotten), or an input whose value is bound with
+    ///   [`Graph::feed`],
+    /// - a gradient subgraph `backward` built for a loss that is itself alive.
+    ///
+    /// Everything else — the intermediate nodes of expressions whose tensors were dropped, as in
+    /// a loop that rebuilds its loss each iteration — is removed, with the gradients, compiled
+    /// programs and other state kept for it, so that a long-running loop runs in constant memory
+    /// (PyTorch frees its autograd graph when the tensors die in the same way). Evaluations call
+    /// this by themselves whenever the graph has doubled since the last collection, so the cost
+    /// is constant per node built; calling it directly is only needed to measure.
+    pub fn forget_unreachable(&self) -> usize {
+        let removed = {
+            let pins = self.0.pins.borrow();
+            let mut st = self.state_mut();
+            st.forget_unreachable(pins.keys().copied())
+        };
+        self.0.live_after_collect.set(self.node_count());
+        removed
+    }
+
+    /// Runs [`Graph::forget_unreachable`] when the graph has doubled (plus a margin) since the
+    /// last collection: called at the start of evaluations, where every node anyone still needs
+    /// is held by a handle.
+    pub(crate) fn maybe_forget(&self) {
+        if self.node_count() > 2 * self.0.live_after_collect.get() + COLLECT_MARGIN {
+            self.forget_unreachable();
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! # kiln
 //!
 //! A tensor graph compiler. You build a lazy, static graph through [`Tensor`] handles with
-//! PyTorch's names; kiln evaluates it (today through the reference interpreter; compiled
-//! backends serve the same calls as they land).
+//! PyTorch's names; kiln differentiates, optimises and fuses it and evaluates it as native CPU
+//! code compiled with Cranelift (the reference interpreter is [`Device::Interpreter`]).
 //!
 //! ```
 //! use kiln::Graph;
@@ -26,6 +26,15 @@
 //! [`Graph::cache_stats`] report. Literal numbers are part of a program (`x * 2.0` and
 //! `x * 3.0` are two programs); a value that changes every iteration belongs in an input or a
 //! parameter, as the optimisers keep their learning rate.
+//!
+//! ## What keeps a node alive
+//!
+//! A graph forgets what nobody can ask for any more: a node stays while a live [`Tensor`], a
+//! live [`Executable`] or [`optim::TrainStep`] that computes it, a parameter, an input bound
+//! with [`Graph::feed`], or the gradient subgraph of a live loss can reach it; the rest is
+//! removed with what was cached for it (see [`Graph::forget_unreachable`]). So a loop that
+//! rebuilds its loss each iteration runs in a graph of bounded size, as PyTorch frees its
+//! autograd graph when the tensors die.
 //!
 //! ## Threads: what is `Send` and `Sync`
 //!

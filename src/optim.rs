@@ -331,6 +331,9 @@ pub struct TrainStep {
     loss: Tensor,
     /// The optimiser's updates as (parameter name, node of its next value).
     bindings: Vec<(String, kiln_ir::NodeId)>,
+    /// The same updates as tensors: they keep the update nodes alive in the graph until the
+    /// step is first compiled (then its executable keeps them).
+    _updates: Vec<Update>,
     lr_input: String,
     lr: f64,
     lr_dtype: DType,
@@ -359,6 +362,7 @@ impl TrainStep {
             graph: g,
             loss: loss.clone(),
             bindings,
+            _updates: updates,
             lr_input,
             lr: optimizer.lr(),
             lr_dtype,

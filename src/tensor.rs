@@ -10,7 +10,10 @@ use std::fmt;
 
 /// A lazy tensor: a node of a [`Graph`]. Cheap to clone (a reference-counted graph handle and a
 /// node id). Operations build new nodes; nothing runs until a value is asked for.
-#[derive(Clone)]
+///
+/// A tensor keeps its node (and everything it depends on) alive in the graph; when the last
+/// handle to an intermediate result is dropped, the graph may forget it
+/// ([`Graph::forget_unreachable`]).
 pub struct Tensor {
     graph: Graph,
     id: NodeId,
@@ -18,6 +21,7 @@ pub struct Tensor {
 
 impl Tensor {
     pub(crate) fn from_parts(graph: Graph, id: NodeId) -> Tensor {
+        graph.pin(id);
         Tensor { graph, id }
     }
 
@@ -32,7 +36,7 @@ impl Tensor {
     }
 
     fn node_type(&self) -> kiln_ir::TensorType {
-        // The id came from this graph and nodes are never removed from an API graph.
+        // The id came from this graph, and this handle keeps the node from being removed.
         self.graph
             .state()
             .ir()
@@ -100,6 +104,18 @@ impl Tensor {
                 format!("{} and {} belong to different graphs", self.id, other.id),
             ))
         }
+    }
+}
+
+impl Clone for Tensor {
+    fn clone(&self) -> Tensor {
+        Tensor::from_parts(self.graph.clone(), self.id)
+    }
+}
+
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        self.graph.unpin(self.id);
     }
 }
 

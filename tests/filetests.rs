@@ -82,7 +82,7 @@ fn split(text: &str) -> Result<FileTest<'_>, String> {
     };
     let last = lines
         .iter()
-        .rposition(|l| is_code(l))
+        .rposition(is_code)
         .ok_or("the file has no graph")?;
     let mut expected = String::new();
     for line in &lines[last + 1..] {

@@ -4,8 +4,9 @@
 //!
 //! Compile counts and caches are per thread and every test runs on its own thread, so the
 //! counts asserted here are exact. The thread count and resident memory are process-wide, so
-//! they are checked in binaries of one test each (`soak_threads.rs`, `soak_train_memory.rs`);
-//! the graph's own growth is not checked here (the node counts are printed with `--nocapture`).
+//! they are checked in binaries of one test each (`soak_threads.rs`, `soak_train_memory.rs`, and
+//! `codegen/tests/threads.rs`), the graph's own growth by `tests/forget.rs` (node counts are
+//! printed with `--nocapture`).
 
 use kiln::optim::{Optimizer, Sgd};
 use kiln::{DType, Graph, HostTensor, Result};

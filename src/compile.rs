@@ -35,6 +35,7 @@ use kiln_ir::kernel::LowerOptions;
 use kiln_ir::NodeId;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Where a graph is evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -58,8 +59,10 @@ pub struct CompileOptions {
     pub eager: bool,
 }
 
-/// A compiled backend program, shared by every [`Program`] that has the same structure.
-pub(crate) type Compiled = Rc<RefCell<Box<dyn kiln_codegen::Executable>>>;
+/// A compiled backend program, shared by every [`Program`] that has the same structure and by
+/// every [`crate::DetachedExecutable`] made from them: backend executables are `Send + Sync` and
+/// run with `&self`, so sharing one needs no lock, and detaching never recompiles.
+pub(crate) type Compiled = Arc<dyn kiln_codegen::Executable>;
 
 thread_local! {
     /// Structural cache: (canonical structure — as built and as optimised — with its update
@@ -225,7 +228,7 @@ fn compile_cpu(
         .compile(&program)
         .map_err(from_codegen)?;
     COMPILED.with(|c| c.set(c.get() + 1));
-    let compiled: Compiled = Rc::new(RefCell::new(exe));
+    let compiled: Compiled = Arc::from(exe);
     remember(key, &compiled);
     remember(built_key, &compiled);
     Ok(compiled)

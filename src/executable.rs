@@ -8,6 +8,7 @@
 //! compiler, which is why evaluation lives here and not in `graph.rs` or `tensor.rs`.
 
 use crate::compile::{from_codegen, CompileOptions, Compiled, Program, Updates};
+use crate::detached::{copy_outputs, DetachedExecutable};
 use crate::graph::Graph;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -61,36 +62,20 @@ impl Executable {
         self.check_feeds(feeds)?;
         match self.program.backend() {
             Some(p) => self.run_compiled(p, feeds, Some(outputs)).map(|_| ()),
-            None => {
-                let values = self.run_interpreted(feeds)?;
-                if values.len() != outputs.len() {
-                    return Err(Error::api(
-                        "run_into",
-                        format!(
-                            "{} outputs, but {} tensors to hold them",
-                            values.len(),
-                            outputs.len()
-                        ),
-                    ));
-                }
-                for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
-                    if v.dtype() != o.dtype() || v.shape() != o.shape() {
-                        return Err(Error::api(
-                            "run_into",
-                            format!(
-                                "output {i} is {}{}, but the tensor given to hold it is {}{}",
-                                v.dtype(),
-                                v.shape(),
-                                o.dtype(),
-                                o.shape()
-                            ),
-                        ));
-                    }
-                    *o = v;
-                }
-                Ok(())
-            }
+            None => copy_outputs(self.run_interpreted(feeds)?, outputs),
         }
+    }
+
+    /// A thread-safe copy of this executable for serving: `Send + Sync`, run with `&self`
+    /// from many threads at once. It shares the compiled code (no recompile) and copies the
+    /// values of the parameters and bound inputs the program reads, as they are now; later
+    /// changes to the graph do not reach it. See [`DetachedExecutable`].
+    ///
+    /// # Errors
+    /// `Error::Api` (`detach`) for a training step's executable (one that updates
+    /// parameters): its parameters belong to the graph.
+    pub fn detach(&self) -> Result<DetachedExecutable> {
+        DetachedExecutable::new(&self.graph, &self.program)
     }
 
     /// Parameters are not feeds: they come from the graph.
@@ -127,10 +112,9 @@ impl Executable {
                     .or_else(|| st.value_of(name))
             };
             let mut params: Vec<&mut HostTensor> = taken.iter_mut().map(|(_, v)| v).collect();
-            let exe = p.borrow_mut();
             match outputs {
-                Some(outs) => exe.run_into(&lookup, &mut params, outs).map(|()| None),
-                None => exe.run_updating(&lookup, &mut params).map(Some),
+                Some(outs) => p.run_into(&lookup, &mut params, outs).map(|()| None),
+                None => p.run_updating(&lookup, &mut params).map(Some),
             }
         };
         self.graph.state_mut().put_back_parameters(taken);
@@ -290,5 +274,26 @@ impl fmt::Display for Tensor {
                 self.shape()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Graph};
+
+    #[test]
+    /// Training steps cannot be detached (their parameters belong to the graph).
+    fn training_steps_are_refused() -> crate::Result<()> {
+        let g = Graph::new();
+        let w = g.parameter("w", [1.0f32, 2.0])?;
+        let next = (&w * 0.5)?;
+        let loss = w.sum_all()?;
+        let exe = g.step_executable_for(&[loss.id()], &[("w".to_string(), next.id())])?;
+        match exe.detach() {
+            Err(Error::Api { op: "detach", msg }) => assert!(msg.contains("training step")),
+            Err(other) => panic!("expected a detach error, got {other}"),
+            Ok(_) => panic!("expected a detach error, got a detached executable"),
+        }
+        Ok(())
     }
 }

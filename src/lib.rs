@@ -35,6 +35,29 @@
 //! removed with what was cached for it (see [`Graph::forget_unreachable`]). So a loop that
 //! rebuilds its loss each iteration runs in a graph of bounded size, as PyTorch frees its
 //! autograd graph when the tensors die.
+//!
+//! ## Threads: what is `Send` and `Sync`
+//!
+//! A [`Graph`], its [`Tensor`]s, an [`Executable`] and an [`optim::TrainStep`] are
+//! single-threaded, like PyTorch's autograd graph: they share one mutable graph (nodes,
+//! parameter values, gradients, caches) through a reference-counted handle (`Rc`), so that
+//! building an expression costs no locking. They are neither `Send` nor `Sync`, and sending
+//! one to another thread is a compile error, not a data race:
+//!
+//! ```compile_fail
+//! let g = kiln::Graph::new();
+//! std::thread::spawn(move || g.node_count()); // `Rc<..>` cannot be sent between threads
+//! ```
+//!
+//! Each thread may build and evaluate graphs of its own; the compile caches are per thread
+//! ([`cache_stats`]), and every thread's programs run on one process-wide worker pool
+//! (`KILN_THREADS`), so no thread is started per compile or per run.
+//!
+//! To serve a compiled program from many threads, [`Executable::detach`] it: a
+//! [`DetachedExecutable`] is `Send + Sync` and runs with `&self` from any number of threads at
+//! once. It shares the compiled code (an `Arc`, not a recompile), keeps its own copy of the
+//! parameter values and bound inputs it reads (taken when detached), and each concurrent run
+//! works in memory of its own.
 #![deny(missing_docs)]
 
 mod autograd;
@@ -45,6 +68,7 @@ mod compile;
 mod creation;
 pub mod data;
 pub mod datasets;
+mod detached;
 mod error;
 mod executable;
 mod graph;
@@ -62,6 +86,7 @@ pub use cache::{cache_capacity, CacheStats, DEFAULT_CACHE_CAPACITY};
 pub use compile::{
     cache_stats, clear_compile_cache, compiled_programs, set_cache_capacity, CompileOptions, Device,
 };
+pub use detached::DetachedExecutable;
 pub use error::{Error, Result};
 pub use executable::{compile, Executable};
 pub use graph::Graph;

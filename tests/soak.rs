@@ -3,8 +3,10 @@
 //! count. Each runs a few thousand iterations in well under a second.
 //!
 //! Compile counts and caches are per thread and every test runs on its own thread, so the
-//! counts asserted here are exact. The thread count is checked by `codegen/tests/threads.rs`,
-//! the graph's own growth by `tests/forget.rs` (node counts are printed with `--nocapture`).
+//! counts asserted here are exact. The thread count and resident memory are process-wide, so
+//! they are checked in binaries of one test each (`soak_threads.rs`, `soak_train_memory.rs`, and
+//! `codegen/tests/threads.rs`), the graph's own growth by `tests/forget.rs` (node counts are
+//! printed with `--nocapture`).
 
 use kiln::optim::{Optimizer, Sgd};
 use kiln::{DType, Graph, HostTensor, Result};

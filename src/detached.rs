@@ -11,6 +11,7 @@
 //! parameters belong to the graph.
 
 use crate::compile::{from_codegen, Compiled, Program};
+use crate::error::check_same_type;
 use crate::graph::Graph;
 use crate::{Error, Result};
 use kiln_ir::{HostTensor, Op};
@@ -220,18 +221,12 @@ pub(crate) fn copy_outputs(values: Vec<HostTensor>, outputs: &mut [HostTensor]) 
         ));
     }
     for (i, (v, o)) in values.into_iter().zip(outputs.iter_mut()).enumerate() {
-        if v.dtype() != o.dtype() || v.shape() != o.shape() {
-            return Err(Error::api(
-                "run_into",
-                format!(
-                    "output {i} is {}{}, but the tensor given to hold it is {}{}",
-                    v.dtype(),
-                    v.shape(),
-                    o.dtype(),
-                    o.shape()
-                ),
-            ));
-        }
+        check_same_type(
+            "run_into",
+            (v.dtype(), v.shape()),
+            (o.dtype(), o.shape()),
+            |v, o| format!("output {i} is {v}, but the tensor given to hold it is {o}"),
+        )?;
         *o = v;
     }
     Ok(())

@@ -34,3 +34,18 @@ impl Error {
         }
     }
 }
+
+/// `Ok` when the types `a` and `b` (dtype, shape) are equal; otherwise [`Error::Api`] of `op`
+/// whose message `describe` writes from the two types as text (`f32[2,3]`).
+pub(crate) fn check_same_type(
+    op: &'static str,
+    a: (kiln_ir::DType, &kiln_ir::Shape),
+    b: (kiln_ir::DType, &kiln_ir::Shape),
+    describe: impl FnOnce(String, String) -> String,
+) -> Result<()> {
+    if a == b {
+        return Ok(());
+    }
+    let text = |(dtype, shape): (kiln_ir::DType, &kiln_ir::Shape)| format!("{dtype}{shape}");
+    Err(Error::api(op, describe(text(a), text(b))))
+}

@@ -14,6 +14,7 @@
 use crate::autograd::{grad_disabled, GradState};
 use crate::cache::CacheStats;
 use crate::compile::{CompileOptions, CompileState, Device};
+use crate::error::check_same_type;
 use crate::{Error, Result};
 use kiln_ir::{HostTensor, NodeId};
 use std::cell::{Cell, Ref, RefCell, RefMut};
@@ -406,18 +407,12 @@ impl Graph {
             .params
             .get_mut(name)
             .ok_or_else(|| Error::api("set_parameter", format!("no parameter named \"{name}\"")))?;
-        if old.dtype() != value.dtype() || old.shape() != value.shape() {
-            return Err(Error::api(
-                "set_parameter",
-                format!(
-                    "\"{name}\" is {}{}, the new value is {}{}",
-                    old.dtype(),
-                    old.shape(),
-                    value.dtype(),
-                    value.shape()
-                ),
-            ));
-        }
+        check_same_type(
+            "set_parameter",
+            (old.dtype(), old.shape()),
+            (value.dtype(), value.shape()),
+            |old, new| format!("\"{name}\" is {old}, the new value is {new}"),
+        )?;
         *old = value;
         Ok(())
     }

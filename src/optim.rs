@@ -6,6 +6,7 @@
 //! The PyTorch idiom `optimizer.zero_grad(); loss.backward(); optimizer.step()` also works:
 //! [`Optimizer::step`] applies the same update graph to the gradients accumulated by `backward`.
 
+use crate::error::check_same_type;
 use crate::graph::Graph;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -307,18 +308,12 @@ fn check_grads(params: &[(String, Tensor)], grads: &[Tensor]) -> Result<()> {
         ));
     }
     for ((name, p), gr) in params.iter().zip(grads) {
-        if p.shape() != gr.shape() || p.dtype() != gr.dtype() {
-            return Err(Error::api(
-                "optimizer",
-                format!(
-                    "gradient of {name} is {}{}, the parameter is {}{}",
-                    gr.dtype(),
-                    gr.shape(),
-                    p.dtype(),
-                    p.shape()
-                ),
-            ));
-        }
+        check_same_type(
+            "optimizer",
+            (gr.dtype(), &gr.shape()),
+            (p.dtype(), &p.shape()),
+            |gr, p| format!("gradient of {name} is {gr}, the parameter is {p}"),
+        )?;
     }
     Ok(())
 }

@@ -394,3 +394,21 @@ fn clif_lists_every_generated_function() {
     assert_eq!(text.matches("function ").count(), 3);
     assert!(text.contains("f32x4"), "the softmax kernels are vectorised");
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_malformed_with_a_position() {
+    let path = std::env::temp_dir().join(format!("kiln-not-utf8-{}.kir", std::process::id()));
+    std::fs::write(
+        &path,
+        b"%0 = input \"x\" : f32[2]\n%1 = neg \xff%0 : f32[2]\n",
+    )
+    .expect("write");
+    let o = dump_ir(&[path.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(":2:10: the file is not UTF-8 text"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -157,7 +157,7 @@ pub enum IrError {
     /// A pipeline stage (`kiln_ir::pipeline`) failed; the stage prefixes the cause.
     #[error("{stage}: {error}")]
     Stage {
-        /// `grad`, `opt` or `lowering failed`.
+        /// `grad`, `opt` or `lowering`.
         stage: &'static str,
         /// What went wrong (boxed: the enum would otherwise be recursive).
         error: Box<IrError>,
@@ -178,6 +178,10 @@ pub enum IrError {
 impl IrError {
     /// `error` as the failure of pipeline stage `stage`.
     pub fn in_stage(stage: &'static str, error: IrError) -> IrError {
+        // Errors of the autodiff pass already name it (`grad: ...`): do not say it twice.
+        if error.to_string().starts_with(&format!("{stage}:")) {
+            return error;
+        }
         IrError::Stage {
             stage,
             error: Box::new(error),

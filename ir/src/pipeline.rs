@@ -156,7 +156,7 @@ pub fn lower(graph: Graph, eager: bool) -> Result<Program, IrError> {
         LowerOptions::default()
     };
     crate::kernel::lower(&graph, graph.outputs(), &options)
-        .map_err(|e| IrError::in_stage("lowering failed", e))
+        .map_err(|e| IrError::in_stage("lowering", e))
 }
 
 /// Appends the gradients of the outputs (each seeded with ones, i.e. the gradient of its sum)

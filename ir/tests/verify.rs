@@ -301,7 +301,9 @@ fn gather_and_scatter_index_spaces_must_fit_their_data() {
 #[test]
 fn a_load_under_an_unanalysable_mask_is_refused() {
     let mut p = lowered(PAD_CONCAT);
-    let KernelKind::Elementwise { body, .. } = &mut p.kernels[0].kind else { panic!() };
+    let KernelKind::Elementwise { body, .. } = &mut p.kernels[0].kind else {
+        panic!()
+    };
     // Turn every range test of the pad's mask into the constant `true`: the mask still guards
     // the load, but says nothing about where it reads.
     let mut replaced = 0;

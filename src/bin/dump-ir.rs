@@ -93,7 +93,7 @@ enum Failure {
 fn main() -> ExitCode {
     match run(std::env::args().skip(1)) {
         Ok(out) => {
-            print!("{out}");
+            write_stdout(&out);
             ExitCode::SUCCESS
         }
         Err(Failure::Usage(msg)) => {
@@ -109,10 +109,20 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Check(report)) => {
-            print!("{report}");
+            write_stdout(&report);
+            if !report.ends_with('\n') {
+                write_stdout("\n");
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// Writes to standard output; a reader that went away (`dump-ir ... | head`) is not an error.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn run(args: impl Iterator<Item = String>) -> Result<String, Failure> {
@@ -247,7 +257,17 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
 
 /// Reads, parses and verifies `file`, naming it in every error.
 fn load(file: &str) -> Result<Graph, Failure> {
-    let text = std::fs::read_to_string(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
+    let bytes = std::fs::read(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // A malformed file like any other: point at the first byte that is not UTF-8.
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let col = 1 + String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count();
+        Failure::Input(format!("{file}:{line}:{col}: the file is not UTF-8 text"))
+    })?;
     let graph = ir::text::parse(&text).map_err(|e| match e {
         IrError::Parse { line, col, msg } => Failure::Input(format!("{file}:{line}:{col}: {msg}")),
         other => Failure::Input(format!("{file}: {other}")),

@@ -15,17 +15,22 @@ use std::sync::{Mutex, OnceLock};
 use crate::error::{CodegenError, Result};
 
 /// The number of threads kiln's CPU backend uses: `KILN_THREADS` when it holds a positive
-/// integer, else `std::thread::available_parallelism()` (1 when that is unknown). Read once.
+/// integer (at most [`MAX_THREADS_PER_CORE`] per core: more only adds scheduling cost), else
+/// `std::thread::available_parallelism()` (1 when that is unknown). Read once.
 pub fn configured_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::env::var("KILN_THREADS")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .map_or(cores, |n| n.min(MAX_THREADS_PER_CORE * cores))
     })
 }
+
+/// The most threads per core `KILN_THREADS` may ask for.
+pub const MAX_THREADS_PER_CORE: usize = 4;
 
 /// The process-wide worker pool ([`configured_threads`] threads), started by the first call.
 ///

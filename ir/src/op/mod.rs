@@ -1,10 +1,13 @@
 //! The primitive ops and their type rules.
 //!
 //! Every composite the user API offers (softmax, mean, sigmoid, layer norm, losses, ...) is
-//! built from these. For each primitive this file gives its operands, attributes and its
-//! shape/dtype rule ([`infer`]); its reference semantics are in `interp.rs`. Every `match` over
-//! [`Op`] in the crate is exhaustive (no `_ =>` arm), so adding an op makes the compiler list
-//! every place that must learn about it.
+//! built from these. For each primitive this module gives its operands and attributes, its
+//! shape/dtype rule ([`infer`]) and its fusion class; the elementwise and reduction families
+//! are declared with their properties in `table.rs`; reference semantics are in `interp.rs`.
+//! Every `match` that defines what an op does (type rule, fusion class, semantics, VJP,
+//! lowering) is exhaustive, with no `_ =>` arm, so adding an op makes the compiler list every
+//! place that must learn about it; matches that only pick out a few ops (rewrite rules, "is
+//! this a leaf") use `_ =>`.
 //!
 //! Conventions that keep the set small and the backends simple:
 //! - elementwise ops take operands of **identical** shape and dtype; broadcasting is an explicit

@@ -2,8 +2,10 @@
 //!
 //! Every property a pass or a backend asks of a unary, binary or reduction op — its text
 //! name, the dtypes it accepts, its result dtype, commutativity, the math function a backend
-//! must supply — is a column of one table below; the parser, printer, type rule, CSE, fusion,
-//! the random-graph generator and the backends read these instead of keeping their own lists.
+//! must supply — is a column of one table below; the parser, printer, type rule, CSE, the
+//! random-graph generator and the backends read these instead of keeping their own lists.
+//! (How fusion treats an op is a property of every op, not only of these families:
+//! [`super::Op::fusion_class`].)
 //! (JAX registers a primitive's rules side by side; Cranelift generates its instruction set
 //! from one description — the same idea at this scale.)
 //!

@@ -10,22 +10,57 @@ use kiln_ir::{DType, Graph, HostTensor, Op, TensorData};
 use std::collections::HashMap;
 use std::time::Instant;
 
-/// Tolerances per dtype: `|a - b| <= atol + rtol * |b|`. Floats allow for the backend's
-/// native-precision arithmetic (f32 sums, ≤ 2-ulp vector math) against the interpreter's f64;
-/// integers and bools must match exactly.
-fn tolerance(d: DType) -> (f64, f64) {
-    match d {
-        DType::F32 => (1e-4, 1e-5),
-        DType::F64 => (1e-9, 1e-12),
+/// How far a backend's value may be from the interpreter's: `|a - b| <= atol * scale + rtol *
+/// |b|`, where `scale` is the largest magnitude in the output (at least 1), so that values
+/// near zero after cancellation in a long f32 sum are judged against the size of what was
+/// summed. Floats allow for the backend's native-precision arithmetic (f32 sums, ≤ 2-ulp
+/// vector math) against the interpreter's f64; integers and bools must match exactly, and
+/// non-finite values always must (the same infinity, NaN where NaN).
+#[derive(Clone, Copy)]
+struct Tolerance {
+    atol: f64,
+    rtol: f64,
+}
+
+fn tolerance(d: DType) -> Tolerance {
+    let (atol, rtol) = match d {
+        DType::F32 => (1e-4, 1e-4),
+        DType::F64 => (1e-9, 1e-9),
         DType::Bool | DType::I32 | DType::I64 => (0.0, 0.0),
+    };
+    Tolerance { atol, rtol }
+}
+
+/// Inputs larger than this in all are refused rather than allocated (a graph may declare any
+/// valid shape; `--run` needs real memory for it, twice).
+const MAX_FEED_BYTES: usize = 4 << 30;
+
+/// Integers fed to `--run` are in `0..bound`, valid indices for every gather and scatter of
+/// the graph: `bound` is the smallest size of an indexed axis, and at most 4.
+fn index_bound(graph: &Graph) -> usize {
+    let mut bound = 4;
+    for id in graph.node_ids() {
+        let operands = graph.operands(id);
+        let (data, axis) = match graph.node(id).map(|n| &n.op) {
+            Ok(Op::Gather { axis }) | Ok(Op::ScatterAdd { axis }) => (operands.first(), *axis),
+            _ => continue,
+        };
+        if let Some(n) = data.and_then(|&d| graph.node(d).ok()) {
+            if axis < n.shape().rank() {
+                bound = bound.min(n.shape().dim(axis));
+            }
+        }
     }
+    bound
 }
 
 /// Seeded inputs for every `input` and `param`: floats uniform in [-1, 1), integers in
-/// [0, 4) (small, so that they are valid indices for small gathers), bools fair coins.
+/// [0, [`index_bound`]) (valid indices for every gather), bools fair coins.
 fn random_feeds(graph: &Graph, seed: u64) -> Result<HashMap<String, HostTensor>, String> {
     let mut rng = Generator::new(seed);
     let mut feeds = HashMap::new();
+    let bound = index_bound(graph) as f64;
+    let mut total_bytes = 0usize;
     for id in graph.node_ids() {
         let node = graph.node(id).map_err(|e| e.to_string())?;
         let name = match &node.op {
@@ -33,12 +68,21 @@ fn random_feeds(graph: &Graph, seed: u64) -> Result<HashMap<String, HostTensor>,
             _ => continue,
         };
         let n = node.shape().numel();
+        total_bytes = total_bytes.saturating_add(n.saturating_mul(node.dtype().size_bytes()));
+        if total_bytes > MAX_FEED_BYTES {
+            return Err(format!(
+                "--run: the inputs need more than {} GiB (\"{name}\" is {}); \
+                 --run feeds random values to every input and cannot allocate them",
+                MAX_FEED_BYTES >> 30,
+                node.ty
+            ));
+        }
         let u: Vec<f64> = rng.rand_f64(n);
         let data = match node.dtype() {
             DType::F32 => TensorData::F32(u.iter().map(|v| (2.0 * v - 1.0) as f32).collect()),
             DType::F64 => TensorData::F64(u.iter().map(|v| 2.0 * v - 1.0).collect()),
-            DType::I32 => TensorData::I32(u.iter().map(|v| (v * 4.0) as i32).collect()),
-            DType::I64 => TensorData::I64(u.iter().map(|v| (v * 4.0) as i64).collect()),
+            DType::I32 => TensorData::I32(u.iter().map(|v| (v * bound) as i32).collect()),
+            DType::I64 => TensorData::I64(u.iter().map(|v| (v * bound) as i64).collect()),
             DType::Bool => TensorData::Bool(u.iter().map(|&v| v < 0.5).collect()),
         };
         let t = HostTensor::new(node.shape().clone(), data).map_err(|e| e.to_string())?;
@@ -50,7 +94,11 @@ fn random_feeds(graph: &Graph, seed: u64) -> Result<HashMap<String, HostTensor>,
 /// Largest absolute and relative difference, and whether every element is within tolerance
 /// (NaN matches NaN).
 fn compare(got: &HostTensor, want: &HostTensor) -> (f64, f64, bool) {
-    let (rtol, atol) = tolerance(want.dtype());
+    let tol = tolerance(want.dtype());
+    let scale = (0..want.numel())
+        .map(|i| want.get_f64(i).abs())
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max);
     let (mut abs, mut rel, mut ok) = (0.0f64, 0.0f64, got.shape() == want.shape());
     for i in 0..want.numel().min(got.numel()) {
         let (a, b) = (got.get_f64(i), want.get_f64(i));
@@ -60,7 +108,8 @@ fn compare(got: &HostTensor, want: &HostTensor) -> (f64, f64, bool) {
         let d = (a - b).abs();
         abs = abs.max(d);
         rel = rel.max(d / b.abs().max(f64::MIN_POSITIVE));
-        ok &= d <= atol + rtol * b.abs();
+        // A non-finite value on either side must have matched exactly (above).
+        ok &= a.is_finite() && b.is_finite() && d <= tol.atol * scale + tol.rtol * b.abs();
     }
     (abs, rel, ok)
 }

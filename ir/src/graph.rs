@@ -161,51 +161,26 @@ impl Graph {
     /// under operands becomes ready in the same order with or without the rest of the graph,
     /// so the order is the whole graph's filtered to it.)
     pub fn ordered_ancestors(&self, roots: &[NodeId]) -> Vec<NodeId> {
-        use std::cmp::Reverse;
-        use std::collections::{BinaryHeap, HashMap};
-        let needed = self.ancestors(roots);
-        let mut pending: HashMap<NodeId, usize> = needed
-            .iter()
-            .map(|&id| (id, self.operands(id).len()))
-            .collect();
-        let mut ready: BinaryHeap<Reverse<NodeId>> = pending
-            .iter()
-            .filter(|(_, &n)| n == 0)
-            .map(|(&id, _)| Reverse(id))
-            .collect();
-        let mut order = Vec::with_capacity(needed.len());
-        while let Some(Reverse(id)) = ready.pop() {
-            order.push(id);
-            // One decrement per edge, as `topo_order` does: an operand used twice counts twice.
-            for e in self.g.edges_directed(id.index(), Direction::Outgoing) {
-                let user = NodeId::from(e.target());
-                if let Some(n) = pending.get_mut(&user) {
-                    *n -= 1;
-                    if *n == 0 {
-                        ready.push(Reverse(user));
-                    }
-                }
-            }
-        }
-        order
+        self.kahn_order(self.ancestors(roots))
     }
 
     /// Every node in an order where operands come before users (ties broken by id, so the order
     /// is deterministic).
     pub fn topo_order(&self) -> Vec<NodeId> {
-        // Kahn's algorithm with a min-heap keeps the order stable across runs and printers.
+        self.kahn_order(self.node_ids())
+    }
+
+    /// Kahn's algorithm over `nodes`, a set closed under operands, with a min-heap so that the
+    /// order is stable across runs and printers.
+    fn kahn_order(&self, nodes: impl IntoIterator<Item = NodeId>) -> Vec<NodeId> {
         use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
-        let mut pending: std::collections::HashMap<NodeId, usize> = self
-            .node_ids()
+        use std::collections::{BinaryHeap, HashMap};
+        // One count per operand edge: an operand used twice is waited for twice.
+        let mut pending: HashMap<NodeId, usize> = nodes
             .into_iter()
             .map(|id| {
-                (
-                    id,
-                    self.g
-                        .edges_directed(id.index(), Direction::Incoming)
-                        .count(),
-                )
+                let edges = self.g.edges_directed(id.index(), Direction::Incoming).count();
+                (id, edges)
             })
             .collect();
         let mut ready: BinaryHeap<Reverse<NodeId>> = pending
@@ -213,7 +188,7 @@ impl Graph {
             .filter(|(_, &n)| n == 0)
             .map(|(&id, _)| Reverse(id))
             .collect();
-        let mut order = Vec::with_capacity(self.len());
+        let mut order = Vec::with_capacity(pending.len());
         while let Some(Reverse(id)) = ready.pop() {
             order.push(id);
             for e in self.g.edges_directed(id.index(), Direction::Outgoing) {

@@ -179,7 +179,10 @@ impl Graph {
         let mut pending: HashMap<NodeId, usize> = nodes
             .into_iter()
             .map(|id| {
-                let edges = self.g.edges_directed(id.index(), Direction::Incoming).count();
+                let edges = self
+                    .g
+                    .edges_directed(id.index(), Direction::Incoming)
+                    .count();
                 (id, edges)
             })
             .collect();

@@ -716,9 +716,12 @@ pub fn same(got: &HostTensor, want: &HostTensor, tol: Tol) -> Result<(), String>
     };
     for i in 0..got.numel() {
         let (x, y) = (got.get_f64(i), want.get_f64(i));
+        // Non-finite values must match exactly: `|inf - x| <= rel * inf` would accept any x.
         let ok = x == y
             || (x.is_nan() && y.is_nan())
-            || (x - y).abs() <= abs + rel * x.abs().max(y.abs());
+            || (x.is_finite()
+                && y.is_finite()
+                && (x - y).abs() <= abs + rel * x.abs().max(y.abs()));
         if !ok {
             return Err(format!("element {i}: got {x}, want {y}"));
         }

@@ -71,9 +71,19 @@ const SGD_STEP: &str = "\
 return %7, %6
 ";
 
+/// A pad seen through a reshape: its mask tests a merged coordinate (`2 i0 + i1`), checked
+/// point by point (found by the fuzzer once such masks were refused).
+const PAD_RESHAPED: &str = "\
+%0 = input \"x\" : f32[3]
+%1 = pad %0 [1:0] value=0.5 : f32[4]
+%2 = reshape %1 : f32[2,2]
+%3 = neg %2 : f32[2,2]
+return %3
+";
+
 #[test]
 fn lowered_programs_verify() {
-    for text in [PAD_CONCAT, GATHER_GEMM] {
+    for text in [PAD_CONCAT, GATHER_GEMM, PAD_RESHAPED] {
         let g = parse(text);
         for options in [LowerOptions::default(), LowerOptions::eager()] {
             lower(&g, g.outputs(), &options).expect("verified");

@@ -394,18 +394,9 @@ impl Verifier<'_> {
                         None => self.view_in_bounds(view, &box_of(space.dims), "load")?,
                         Some(m) => match mask_region(insts, *m, space.dims) {
                             Some(region) => self.view_in_bounds(view, &region, "masked load")?,
-                            // Lowering masks loads only by pad and concat ranges; a mask this
-                            // checker cannot bound could let a load reach anywhere.
-                            None => {
-                                return fail(
-                                    "load-in-bounds",
-                                    format!(
-                                        "v{i}: the mask of a load of b{} is not a conjunction of \
-                                         single-axis in_range tests",
-                                        view.buffer.0
-                                    ),
-                                )
-                            }
+                            // A range test of a merged coordinate (a pad seen through a
+                            // reshape): check every point of the loop space the mask admits.
+                            None => self.masked_load_point_by_point(insts, view, *m, space, i)?,
                         },
                     }
                 }
@@ -494,6 +485,61 @@ impl Verifier<'_> {
                     view.buffer.0
                 ),
             );
+        }
+        Ok(())
+    }
+
+    /// Checks a masked load at every point of the loop space where its mask holds, for masks
+    /// built from range tests, `and` and constants (what lowering produces). Loop spaces of
+    /// more than [`MAX_ENUMERATED_POINTS`] are not enumerated: their masked loads are checked
+    /// by this rule only when the mask is a conjunction of single-axis ranges.
+    fn masked_load_point_by_point(
+        &self,
+        insts: &[super::Inst],
+        view: &View,
+        mask: Val,
+        space: Space,
+        inst: usize,
+    ) -> Check {
+        let unanalysable = || {
+            fail(
+                "load-in-bounds",
+                format!(
+                    "v{inst}: the mask of a load of b{} is not built from in_range tests",
+                    view.buffer.0
+                ),
+            )
+        };
+        if !mask_is_ranges(insts, mask) {
+            return unanalysable();
+        }
+        let points: usize = space.dims.iter().product();
+        if points > MAX_ENUMERATED_POINTS {
+            return Ok(());
+        }
+        let numel = self.decl(view.buffer)?.numel() as isize;
+        let mut idx = vec![0usize; space.dims.len()];
+        for _ in 0..points {
+            if mask_holds(insts, mask, &idx) {
+                let at = view.at(&idx);
+                if !(0..numel).contains(&at) {
+                    return fail(
+                        "load-in-bounds",
+                        format!(
+                            "masked load of b{} reads element {at} of {numel} at {idx:?}",
+                            view.buffer.0
+                        ),
+                    );
+                }
+            }
+            // Next multi-index, row-major.
+            for d in (0..idx.len()).rev() {
+                idx[d] += 1;
+                if idx[d] < space.dims[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
         }
         Ok(())
     }
@@ -679,6 +725,33 @@ fn fits_outside_axis(op: &str, index: &[usize], data: &[usize], axis: usize) -> 
 /// The whole loop space as one `0..dim` range per axis.
 fn box_of(dims: &[usize]) -> Vec<(i128, i128)> {
     dims.iter().map(|&d| (0, d as i128)).collect()
+}
+
+/// Loop spaces up to this many points have their merged-coordinate masked loads checked point
+/// by point (a few milliseconds at most).
+const MAX_ENUMERATED_POINTS: usize = 1 << 20;
+
+/// True when mask `m` is built from `in_range` tests, `and` and constants only.
+fn mask_is_ranges(insts: &[super::Inst], m: Val) -> bool {
+    match insts.get(m.0 as usize).map(|i| &i.kind) {
+        Some(InstKind::Binary(BinaryOp::And, a, b)) => {
+            a.0 < m.0 && b.0 < m.0 && mask_is_ranges(insts, *a) && mask_is_ranges(insts, *b)
+        }
+        Some(InstKind::InRange { .. } | InstKind::Const(_)) => true,
+        _ => false,
+    }
+}
+
+/// The value of a [`mask_is_ranges`] mask at loop index `idx`.
+fn mask_holds(insts: &[super::Inst], m: Val, idx: &[usize]) -> bool {
+    match &insts[m.0 as usize].kind {
+        InstKind::Binary(BinaryOp::And, a, b) => {
+            mask_holds(insts, *a, idx) && mask_holds(insts, *b, idx)
+        }
+        InstKind::InRange { index, lo, hi } => (*lo..*hi).contains(&index.at(idx)),
+        InstKind::Const(c) => *c != 0.0,
+        _ => false,
+    }
 }
 
 /// The part of the loop space where mask `m` holds, as one range per axis, when `m` is a

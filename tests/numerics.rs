@@ -36,3 +36,19 @@ fn a_sum_over_an_empty_expanded_axis_is_zero() -> Result<()> {
     }
     Ok(())
 }
+
+/// Kind 3: relu propagates NaN (it was built as `where(x > 0, x, 0)`, which gives 0), and its
+/// gradient is 0 at and below 0 and 1 above (PyTorch's `threshold_backward`).
+#[test]
+fn relu_propagates_nan_and_has_pytorchs_gradient() -> Result<()> {
+    let x = [f64::NAN, -1.0, -0.0, 0.0, 2.5, f64::INFINITY, f64::NEG_INFINITY];
+    for (mode, got) in in_every_mode(&x, |x| x.relu())? {
+        assert!(got[0].is_nan(), "{mode}: relu(NaN) = {}", got[0]);
+        assert_eq!(&got[1..], &[0.0, 0.0, 0.0, 2.5, f64::INFINITY, 0.0], "{mode}");
+    }
+    let g = Graph::new();
+    let p = g.parameter("p", vec![-1.0f32, 0.0, 3.0])?;
+    p.relu()?.sum_all()?.backward()?;
+    assert_eq!(p.grad().map(|t| t.to_f64_vec()), Some(vec![0.0, 0.0, 1.0]));
+    Ok(())
+}

@@ -188,11 +188,13 @@ impl Tensor {
         self.neg()?.exp()?.add(1.0)?.reciprocal()
     }
 
-    /// `max(self, 0)`, written as `where(self > 0, self, 0)` so that the gradient at 0 is 0,
-    /// as PyTorch's `relu` has it (`maximum` would split it, giving 0.5).
+    /// `max(self, 0)`, written as `where(self <= 0, 0, self)`: NaN stays NaN (`NaN <= 0` is
+    /// false), and the gradient is PyTorch's `threshold_backward` — 0 where `self <= 0` (at 0
+    /// too; `maximum` would split it, giving 0.5), the incoming gradient elsewhere, NaN
+    /// included.
     pub fn relu(&self) -> Result<Tensor> {
         let zero = self.scalar(0.0, self.dtype())?;
-        self.where_(&self.gt(&zero)?, &zero)
+        zero.where_(&self.le(&zero)?, self)
     }
 
     /// `torch.clamp(self, min, max)`; either bound may be absent.

@@ -52,3 +52,26 @@ fn relu_propagates_nan_and_has_pytorchs_gradient() -> Result<()> {
     assert_eq!(p.grad().map(|t| t.to_f64_vec()), Some(vec![0.0, 0.0, 1.0]));
     Ok(())
 }
+
+/// Kind 1: logsumexp of rows with infinite maxima (PyTorch shifts by 0 where the maximum is
+/// infinite): `[-inf, -inf]` is `-inf`, `[inf, 0]` is `inf`, a NaN stays NaN; finite rows are
+/// unchanged.
+#[test]
+fn logsumexp_of_infinite_rows() -> Result<()> {
+    let ninf = f64::NEG_INFINITY;
+    let cases: [(&[f64], f64); 4] = [
+        (&[ninf, ninf], ninf),
+        (&[f64::INFINITY, 0.0], f64::INFINITY),
+        (&[0.0, f64::NAN], f64::NAN),
+        (&[1000.0, 1000.0], 1000.0 + std::f64::consts::LN_2),
+    ];
+    for (row, want) in cases {
+        for (mode, got) in in_every_mode(row, |x| x.logsumexp(0, false))? {
+            let ok = (got[0].is_nan() && want.is_nan())
+                || got[0] == want
+                || (got[0] - want).abs() <= 1e-4 * want.abs();
+            assert!(ok, "{mode}: logsumexp({row:?}) = {}, want {want}", got[0]);
+        }
+    }
+    Ok(())
+}

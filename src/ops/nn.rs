@@ -4,10 +4,14 @@ use crate::tensor::Tensor;
 use crate::Result;
 
 impl Tensor {
-    /// `torch.logsumexp(x, dim, keepdim)`: `max + log(sum(exp(x - max)))`, stable for large values.
+    /// `torch.logsumexp(x, dim, keepdim)`: `m + log(sum(exp(x - m)))` with `m` the maximum,
+    /// stable for large values. As in PyTorch, an infinite maximum is replaced by 0 (`x - m`
+    /// would be `inf - inf`): a row of `-inf` gives `-inf`, a row holding `+inf` gives `+inf`.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
         let x = self.to_dtype(super::float_of(self.dtype()))?;
-        let m = x.max(&[dim], true)?;
+        let max = x.max(&[dim], true)?;
+        let zero = x.scalar(0.0, x.dtype())?;
+        let m = zero.where_(&max.abs()?.eq(f64::INFINITY)?, &max)?;
         let lse = x.sub(&m)?.exp()?.sum(&[dim], true)?.log()?.add(&m)?;
         if keepdim {
             Ok(lse)

@@ -41,10 +41,22 @@ fn a_sum_over_an_empty_expanded_axis_is_zero() -> Result<()> {
 /// gradient is 0 at and below 0 and 1 above (PyTorch's `threshold_backward`).
 #[test]
 fn relu_propagates_nan_and_has_pytorchs_gradient() -> Result<()> {
-    let x = [f64::NAN, -1.0, -0.0, 0.0, 2.5, f64::INFINITY, f64::NEG_INFINITY];
+    let x = [
+        f64::NAN,
+        -1.0,
+        -0.0,
+        0.0,
+        2.5,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
     for (mode, got) in in_every_mode(&x, |x| x.relu())? {
         assert!(got[0].is_nan(), "{mode}: relu(NaN) = {}", got[0]);
-        assert_eq!(&got[1..], &[0.0, 0.0, 0.0, 2.5, f64::INFINITY, 0.0], "{mode}");
+        assert_eq!(
+            &got[1..],
+            &[0.0, 0.0, 0.0, 2.5, f64::INFINITY, 0.0],
+            "{mode}"
+        );
     }
     let g = Graph::new();
     let p = g.parameter("p", vec![-1.0f32, 0.0, 3.0])?;
@@ -72,6 +84,40 @@ fn logsumexp_of_infinite_rows() -> Result<()> {
                 || (got[0] - want).abs() <= 1e-4 * want.abs();
             assert!(ok, "{mode}: logsumexp({row:?}) = {}, want {want}", got[0]);
         }
+    }
+    Ok(())
+}
+
+/// Kind 2: sigmoid's gradient at -90 is e^-90 (an f32 subnormal, as in PyTorch; the
+/// composite's backward multiplied 0 by e^90 = inf, giving NaN); its value keeps relative
+/// accuracy for very negative inputs.
+#[test]
+fn sigmoid_is_stable_forward_and_backward() -> Result<()> {
+    let x = [-90.0, -20.0, 0.0, 90.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+    for (mode, got) in in_every_mode(&x, |x| x.sigmoid())? {
+        let close = |got: f64, want: f64, rel: f64| (got - want).abs() <= rel * want;
+        // e^-90, a subnormal in f32 (fewer significant bits, hence the looser bound).
+        assert!(close(got[0], 8.194e-40, 1e-3), "{mode}: sigmoid(-90) = {}", got[0]);
+        // e^-20 / (1 + e^-20)
+        assert!(close(got[1], 2.061_153_6e-9, 1e-6), "{mode}: sigmoid(-20) = {}", got[1]);
+        assert_eq!(&got[2..6], &[0.5, 1.0, 1.0, 0.0], "{mode}");
+        assert!(got[6].is_nan(), "{mode}: sigmoid(NaN) = {}", got[6]);
+    }
+    for (mode, device, eager) in [
+        ("fused", Device::Cpu, false),
+        ("eager", Device::Cpu, true),
+        ("interpreter", Device::Interpreter, false),
+    ] {
+        let g = Graph::new();
+        g.set_device(device);
+        g.set_eager(eager);
+        let p = g.parameter("p", vec![-90.0f32, 0.0, 90.0])?;
+        p.sigmoid()?.sum_all()?.backward()?;
+        let grad = p.grad().map(|t| t.to_f64_vec()).unwrap_or_default();
+        assert!(
+            (grad[0] - 8.194e-40).abs() <= 1e-2 * 8.194e-40 && grad[1..] == [0.25, 0.0],
+            "{mode}: {grad:?}"
+        );
     }
     Ok(())
 }

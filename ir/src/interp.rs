@@ -314,6 +314,16 @@ pub(crate) fn unary_scalar(op: UnaryOp, x: f64) -> f64 {
         UnaryOp::Sin => x.sin(),
         UnaryOp::Cos => x.cos(),
         UnaryOp::Tanh => x.tanh(),
+        // Written with e^-|x| <= 1 so that nothing overflows and tiny results keep their
+        // relative accuracy.
+        UnaryOp::Sigmoid => {
+            let t = (-x.abs()).exp();
+            if x >= 0.0 {
+                1.0 / (1.0 + t)
+            } else {
+                t / (1.0 + t)
+            }
+        }
         UnaryOp::Sqrt => x.sqrt(),
         UnaryOp::Recip => 1.0 / x,
         UnaryOp::Abs => x.abs(),

@@ -183,9 +183,10 @@ impl Tensor {
         self.unary(UnaryOp::Abs)
     }
 
-    /// `1 / (1 + e^-self)`.
+    /// `1 / (1 + e^-self)`, a primitive: accurate for very negative inputs (no `1 - ...`
+    /// cancellation) and with the stable gradient `y * (1 - y)`.
     pub fn sigmoid(&self) -> Result<Tensor> {
-        self.neg()?.exp()?.add(1.0)?.reciprocal()
+        self.float_unary(UnaryOp::Sigmoid)
     }
 
     /// `max(self, 0)`, written as `where(self <= 0, 0, self)`: NaN stays NaN (`NaN <= 0` is

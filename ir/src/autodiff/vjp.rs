@@ -231,6 +231,13 @@ fn unary(graph: &mut Graph, u: UnaryOp, y: NodeId, x: NodeId, g: NodeId) -> Resu
             let gyy = graph.binary(Mul, gy, y)?;
             graph.binary(Sub, g, gyy)
         }
+        // d sigmoid(x) = g * y * (1 - y) = g*y - g*y*y, from the saved output: finite for
+        // every x (the composite 1/(1+e^-x) multiplies 0 by e^90 = inf at x = -90).
+        UnaryOp::Sigmoid => {
+            let gy = graph.binary(Mul, g, y)?;
+            let gyy = graph.binary(Mul, gy, y)?;
+            graph.binary(Sub, gy, gyy)
+        }
         // d sqrt(x) = g / (2 sqrt(x)) = g / (y + y)
         UnaryOp::Sqrt => {
             let two_y = graph.binary(Add, y, y)?;

@@ -54,6 +54,8 @@ pub enum MathFn {
     Cos,
     /// Hyperbolic tangent.
     Tanh,
+    /// The logistic function `1 / (1 + e^-x)`.
+    Sigmoid,
     /// `x^y` (two arguments).
     Pow,
 }
@@ -62,7 +64,12 @@ impl MathFn {
     /// How many arguments the function takes.
     pub fn arity(self) -> usize {
         match self {
-            MathFn::Exp | MathFn::Log | MathFn::Sin | MathFn::Cos | MathFn::Tanh => 1,
+            MathFn::Exp
+            | MathFn::Log
+            | MathFn::Sin
+            | MathFn::Cos
+            | MathFn::Tanh
+            | MathFn::Sigmoid => 1,
             MathFn::Pow => 2,
         }
     }
@@ -169,6 +176,9 @@ op_family! {
         Cos = UnaryInfo { name: "cos", accepts: DTypes::Float, math: Some(MathFn::Cos) },
         /// Hyperbolic tangent.
         Tanh = UnaryInfo { name: "tanh", accepts: DTypes::Float, math: Some(MathFn::Tanh) },
+        /// The logistic function `1 / (1 + e^-x)`, a primitive so that its gradient is the
+        /// stable `g * y * (1 - y)` (the composite's backward overflows to `inf * 0`).
+        Sigmoid = UnaryInfo { name: "sigmoid", accepts: DTypes::Float, math: Some(MathFn::Sigmoid) },
         /// Square root (correctly rounded: one machine instruction).
         Sqrt = UnaryInfo { name: "sqrt", accepts: DTypes::Float, math: None },
         /// `1 / x`.

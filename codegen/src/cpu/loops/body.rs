@@ -28,8 +28,8 @@ use kiln_ir::{BinaryOp, DType, Distribution, UnaryOp};
 
 use super::runtime::{kiln_philox_normal, kiln_philox_uniform};
 use crate::cpu::math::{
-    emit_cos_with, emit_exp_with, emit_log_with, emit_pow_with, emit_sin_with, emit_tanh_with,
-    Consts,
+    emit_cos_with, emit_exp_with, emit_log_with, emit_pow_with, emit_sigmoid_with, emit_sin_with,
+    emit_tanh_with, Consts,
 };
 use crate::error::{CodegenError, Result};
 
@@ -561,6 +561,7 @@ fn unary(
         UnaryOp::Sin => emit_sin_with(b, c, x)?,
         UnaryOp::Cos => emit_cos_with(b, c, x)?,
         UnaryOp::Tanh => emit_tanh_with(b, c, x)?,
+        UnaryOp::Sigmoid => emit_sigmoid_with(b, c, x)?,
         UnaryOp::Sqrt => b.ins().sqrt(x),
         UnaryOp::Recip => {
             let ty = b.func.dfg.value_type(x);

@@ -211,9 +211,8 @@ avx2_maps! {
     kiln_tanh_f32_avx2, tanh_avx2, hyper::tanh;
 }
 
-#[cfg(feature = "testing")]
 avx2_maps! {
-    /// The logistic sigmoid over an array (AVX2 + FMA; tests and benchmarks only).
+    /// The logistic sigmoid over an array (AVX2 + FMA).
     kiln_sigmoid_f32_avx2, sigmoid_avx2, hyper::sigmoid;
 }
 
@@ -229,7 +228,6 @@ pub fn map_fn(f: UnaryFn) -> Option<MapFn> {
                 UnaryFn::Sin => kiln_sin_f32_avx2,
                 UnaryFn::Cos => kiln_cos_f32_avx2,
                 UnaryFn::Tanh => kiln_tanh_f32_avx2,
-                #[cfg(feature = "testing")]
                 UnaryFn::Sigmoid => kiln_sigmoid_f32_avx2,
             });
         }

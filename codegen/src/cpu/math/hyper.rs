@@ -70,8 +70,7 @@ pub(crate) fn tanh<L: Lanes>(e: &mut L, x: L::V) -> L::V {
 
 /// sigmoid x = 1/(1 + e^-x) for x ≥ 0 and e^x/(1 + e^x) for x < 0, both written with
 /// t = e^-|x| ≤ 1 so that nothing overflows and tiny results for very negative x (down to
-/// subnormals) keep their relative accuracy. Tests and benchmarks only (the IR has no sigmoid).
-#[cfg(feature = "testing")]
+/// subnormals) keep their relative accuracy. The lowering of the IR's `sigmoid`.
 pub(crate) fn sigmoid<L: Lanes>(e: &mut L, x: L::V) -> L::V {
     let ax = e.abs(x);
     let zero = e.k(0.0);

@@ -178,8 +178,7 @@ pub enum UnaryFn {
     Cos,
     /// Hyperbolic tangent.
     Tanh,
-    /// Logistic function 1 / (1 + e^-x) (tests and benchmarks only).
-    #[cfg(feature = "testing")]
+    /// Logistic function 1 / (1 + e^-x).
     Sigmoid,
 }
 
@@ -203,7 +202,6 @@ impl UnaryFn {
             UnaryFn::Sin => "sin",
             UnaryFn::Cos => "cos",
             UnaryFn::Tanh => "tanh",
-            #[cfg(feature = "testing")]
             UnaryFn::Sigmoid => "sigmoid",
         }
     }
@@ -216,7 +214,6 @@ impl UnaryFn {
             UnaryFn::Sin => emit_sin_with(b, c, x),
             UnaryFn::Cos => emit_cos_with(b, c, x),
             UnaryFn::Tanh => emit_tanh_with(b, c, x),
-            #[cfg(feature = "testing")]
             UnaryFn::Sigmoid => emit_sigmoid_with(b, c, x),
         }
     }
@@ -231,6 +228,7 @@ impl UnaryFn {
             MathFn::Sin => Some(UnaryFn::Sin),
             MathFn::Cos => Some(UnaryFn::Cos),
             MathFn::Tanh => Some(UnaryFn::Tanh),
+            MathFn::Sigmoid => Some(UnaryFn::Sigmoid),
             MathFn::Pow => None,
         }
     }
@@ -298,9 +296,8 @@ unary_entry_points! {
     emit_tanh, emit_tanh_with, hyper::tanh, "tanh";
 }
 
-#[cfg(feature = "testing")]
 unary_entry_points! {
-    /// Emits the logistic sigmoid 1 / (1 + e^-x) (tests and benchmarks only).
+    /// Emits the logistic sigmoid 1 / (1 + e^-x).
     emit_sigmoid, emit_sigmoid_with, hyper::sigmoid, "sigmoid";
 }
 

@@ -26,6 +26,20 @@
 //!   nothing, and for the host check. With an epilogue the product goes to the program's
 //!   scratch buffer and `_epilogue`, an elementwise kernel over the product, writes the output.
 //!
+//! Math (`body.rs`) goes through CUDA's precise functions; their maximum errors from the CUDA
+//! C Programming Guide's "Mathematical Functions" appendix, next to the CPU backend's inline
+//! routines (`cpu::math`, measured bounds there):
+//!
+//! | op    | f32 (CUDA)  | f64 (CUDA) |
+//! |-------|-------------|------------|
+//! | exp   | `expf` 2 ulp  | `exp` 1 ulp |
+//! | log   | `logf` 1 ulp  | `log` 1 ulp |
+//! | sin   | `sinf` 2 ulp  | `sin` 2 ulp |
+//! | cos   | `cosf` 2 ulp  | `cos` 2 ulp |
+//! | tanh  | `tanhf` 2 ulp | `tanh` 2 ulp |
+//! | pow   | `powf` 4 ulp  | `pow` 2 ulp |
+//! | sqrt, div, recip | 0 ulp (IEEE, the NVRTC default `-prec-sqrt/-prec-div=true`) | 0 ulp |
+//!
 //! Not implemented yet: vectorised (`float4`/`double2`) loads, warp/block reductions, cuBLAS
 //! dispatch, launch-bound tuning. Anything the emitters do not handle is
 //! [`CodegenError::Unsupported`] with backend `"cuda"`, never a panic.

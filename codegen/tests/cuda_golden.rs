@@ -9,17 +9,24 @@ use kiln_ir::Graph;
 
 fn golden_text(name: &str) -> String {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let g = Graph::load(format!("{dir}/../examples/graphs/{name}.kir")).expect("shipped graph loads");
+    let g =
+        Graph::load(format!("{dir}/../examples/graphs/{name}.kir")).expect("shipped graph loads");
     let p = lower(&g, g.outputs(), &LowerOptions::default()).expect("lowers");
     let c = generate(&p).expect("generates");
-    let mut s = format!("// Generated from examples/graphs/{name}.kir (fused); KILN_BLESS=1 rewrites.\n// Launches, in order:\n");
+    let mut s = format!(
+        "// Generated from examples/graphs/{name}.kir (fused); KILN_BLESS=1 rewrites.\n// Launches, in order:\n"
+    );
     for l in &c.launches {
         s.push_str(&format!(
             "//   {} items={} args={:?}{}\n",
             l.function,
             l.items,
             l.args,
-            if l.gemm_product { " (gemm product)" } else { "" }
+            if l.gemm_product {
+                " (gemm product)"
+            } else {
+                ""
+            }
         ));
     }
     s.push_str(&format!("// scratch_bytes={}\n", c.scratch_bytes));
@@ -45,5 +52,8 @@ fn cuda_golden_text_of_shipped_graphs() {
             stale.push(path);
         }
     }
-    assert!(stale.is_empty(), "golden CUDA C differs (KILN_BLESS=1 to accept): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "golden CUDA C differs (KILN_BLESS=1 to accept): {stale:?}"
+    );
 }

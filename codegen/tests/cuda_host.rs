@@ -82,7 +82,13 @@ impl Checker {
         let excuse = known_difference(g);
         for opts in [LowerOptions::default(), LowerOptions::eager()] {
             match lower(g, outputs, &opts) {
-                Ok(p) => self.program(&format!("{label} eager={}", opts.eager), p, feeds, tol, excuse),
+                Ok(p) => self.program(
+                    &format!("{label} eager={}", opts.eager),
+                    p,
+                    feeds,
+                    tol,
+                    excuse,
+                ),
                 Err(e) => self.failures.push(format!("{label}: lower: {e}")),
             }
         }
@@ -124,10 +130,16 @@ impl Checker {
             if let Err(e) = verdict(case, outcome) {
                 match case.excuse {
                     Some(why) => {
-                        eprintln!("{}: excused ({why}): {}", case.label, e.lines().next().unwrap_or(""));
+                        eprintln!(
+                            "{}: excused ({why}): {}",
+                            case.label,
+                            e.lines().next().unwrap_or("")
+                        );
                         self.excused += 1;
                     }
-                    None => self.failures.push(format!("{}: {e}\n{}", case.label, case.program)),
+                    None => self
+                        .failures
+                        .push(format!("{}: {e}\n{}", case.label, case.program)),
                 }
             }
         }
@@ -139,12 +151,24 @@ impl Checker {
         let s = &self.stats;
         eprintln!(
             "{}: {} programs ({} kernels, {} launches) compiled in {} host builds and checked, {} excused by known_difference, {} failures",
-            self.name, s.programs, s.kernels, s.launches, s.compiles, self.excused, self.failures.len()
+            self.name,
+            s.programs,
+            s.kernels,
+            s.launches,
+            s.compiles,
+            self.excused,
+            self.failures.len()
         );
         for f in self.failures.iter().take(3) {
             eprintln!("FAIL {f}");
         }
-        assert!(self.failures.is_empty(), "{}: {} failures, first:\n{}", self.name, self.failures.len(), self.failures[0]);
+        assert!(
+            self.failures.is_empty(),
+            "{}: {} failures, first:\n{}",
+            self.name,
+            self.failures.len(),
+            self.failures[0]
+        );
         (self.checked, self.excused)
     }
 }
@@ -224,12 +248,33 @@ fn cuda_host_casts_and_saturation_at_the_extremes() {
     }
     let mut c = Checker::new("extreme values");
     let floats = [
-        0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 2147483647.0, 2147483648.0, -2147483648.0, -2147483649.0,
-        3e9, -3e9, 9.3e18, -9.3e18, 1e300, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-310,
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        -2.5,
+        2147483647.0,
+        2147483648.0,
+        -2147483648.0,
+        -2147483649.0,
+        3e9,
+        -3e9,
+        9.3e18,
+        -9.3e18,
+        1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e-310,
     ];
     let ints = [0.0, 1.0, -1.0, 2147483647.0, -2147483648.0, 9.2e18, -9.2e18];
     for dtype in DType::ALL {
-        let vals: Vec<f64> = if dtype.is_float() { floats.to_vec() } else { ints.to_vec() };
+        let vals: Vec<f64> = if dtype.is_float() {
+            floats.to_vec()
+        } else {
+            ints.to_vec()
+        };
         let n = vals.len();
         let mut g = Graph::new();
         let x = g.input("x", dtype, sh(&[n])).unwrap();
@@ -243,7 +288,14 @@ fn cuda_host_casts_and_saturation_at_the_extremes() {
                 outs.push(g.unary(u, x).unwrap());
             }
         }
-        for b in [BinaryOp::Max, BinaryOp::Min, BinaryOp::Lt, BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Ge] {
+        for b in [
+            BinaryOp::Max,
+            BinaryOp::Min,
+            BinaryOp::Lt,
+            BinaryOp::Eq,
+            BinaryOp::Ne,
+            BinaryOp::Ge,
+        ] {
             if b.accepts(dtype) {
                 outs.push(g.binary(b, x, y).unwrap());
             }
@@ -253,7 +305,10 @@ fn cuda_host_casts_and_saturation_at_the_extremes() {
         let mut rev = vals.clone();
         rev.reverse();
         f.insert("x".to_string(), tx);
-        f.insert("y".to_string(), HostTensor::from_f64(dtype, sh(&[n]), &rev).unwrap());
+        f.insert(
+            "y".to_string(),
+            HostTensor::from_f64(dtype, sh(&[n]), &rev).unwrap(),
+        );
         let f = Arc::new(f);
         for &o in &outs {
             c.graph(&format!("{dtype} {o}"), &g, &[o], &f, EXACT);
@@ -279,18 +334,36 @@ fn cuda_host_views_broadcast_permute_slice_pad_concat() {
             let re = bcast(&mut g, row, &[r, cols]);
             let ce = bcast(&mut g, col, &[r, cols]);
             let y = g.permute(yt, &[1, 0]).unwrap();
-            let op = if dtype == DType::Bool { BinaryOp::Or } else { BinaryOp::Max };
+            let op = if dtype == DType::Bool {
+                BinaryOp::Or
+            } else {
+                BinaryOp::Max
+            };
             let a = g.binary(op, x, re).unwrap();
             let b = g.binary(op, ce, y).unwrap();
             let sum = g.binary(op, a, b).unwrap();
             let ranges = vec![
-                SliceRange { start: 0, end: r, step: 2 },
-                SliceRange { start: cols / 3, end: cols, step: 3 },
+                SliceRange {
+                    start: 0,
+                    end: r,
+                    step: 2,
+                },
+                SliceRange {
+                    start: cols / 3,
+                    end: cols,
+                    step: 3,
+                },
             ];
             let sl = g.add(Op::Slice { ranges }, &[sum], None).unwrap();
-            let pad = Op::Pad { widths: vec![(1, 2), (3, 0)], value: 1.0 };
+            let pad = Op::Pad {
+                widths: vec![(1, 2), (3, 0)],
+                value: 1.0,
+            };
             let pad = g.add(pad, &[sl], None).unwrap();
-            let pad_rows = Op::Pad { widths: vec![(2, 1), (0, 0)], value: 0.0 };
+            let pad_rows = Op::Pad {
+                widths: vec![(2, 1), (0, 0)],
+                value: 0.0,
+            };
             let pad_rows = g.add(pad_rows, &[sum], None).unwrap();
             let cat1 = g.add(Op::Concat { axis: 1 }, &[x, y, x], None).unwrap();
             let cat0 = g.add(Op::Concat { axis: 0 }, &[x, y], None).unwrap();
@@ -309,7 +382,18 @@ fn cuda_host_reductions_over_every_axis_set() {
         return;
     }
     let mut c = Checker::new("reductions");
-    let shapes: [&[usize]; 10] = [&[], &[1], &[5], &[4096], &[3, 17], &[17, 3], &[4, 783], &[2, 3, 5], &[0, 3], &[3, 0]];
+    let shapes: [&[usize]; 10] = [
+        &[],
+        &[1],
+        &[5],
+        &[4096],
+        &[3, 17],
+        &[17, 3],
+        &[4, 783],
+        &[2, 3, 5],
+        &[0, 3],
+        &[3, 0],
+    ];
     for dims in shapes {
         let rank = dims.len();
         for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
@@ -350,15 +434,36 @@ fn cuda_host_argmax_first_maximum_and_nan() {
         return;
     }
     let mut c = Checker::new("argmax");
-    let data = [1.0, 3.0, 3.0, -1.0, f64::NAN, 2.0, 3.0, f64::NAN, 0.0, 0.0, 0.0, 0.0];
+    let data = [
+        1.0,
+        3.0,
+        3.0,
+        -1.0,
+        f64::NAN,
+        2.0,
+        3.0,
+        f64::NAN,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
     for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
         for dims in [[3usize, 4], [4, 3], [1, 12], [12, 1]] {
             let mut g = Graph::new();
             let vals: Vec<f64> = data
                 .iter()
-                .map(|&v| if dtype.is_float() || !v.is_nan() { v } else { 9.0 })
+                .map(|&v| {
+                    if dtype.is_float() || !v.is_nan() {
+                        v
+                    } else {
+                        9.0
+                    }
+                })
                 .collect();
-            let x = g.constant(HostTensor::from_f64(dtype, sh(&dims), &vals).unwrap()).unwrap();
+            let x = g
+                .constant(HostTensor::from_f64(dtype, sh(&dims), &vals).unwrap())
+                .unwrap();
             let xi = g.input("x", dtype, sh(&dims)).unwrap();
             let a0 = g.add(Op::ArgMax { axis: 0 }, &[x], None).unwrap();
             let a1 = g.add(Op::ArgMax { axis: 1 }, &[x], None).unwrap();
@@ -380,7 +485,12 @@ fn cuda_host_gemm_epilogues() {
     }
     let mut c = Checker::new("gemm epilogues");
     for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
-        for (batch, m, k, n) in [(vec![], 3, 4, 5), (vec![2], 5, 3, 17), (vec![], 1, 1, 1), (vec![3], 4, 0, 2)] {
+        for (batch, m, k, n) in [
+            (vec![], 3, 4, 5),
+            (vec![2], 5, 3, 17),
+            (vec![], 1, 1, 1),
+            (vec![3], 4, 0, 2),
+        ] {
             let mut g = Graph::new();
             let ad = [batch.clone(), vec![m, k]].concat();
             let bd = [batch.clone(), vec![n, k]].concat();
@@ -398,11 +508,21 @@ fn cuda_host_gemm_epilogues() {
             let zero = g.scalar(dtype, 0.0).unwrap();
             let zero = bcast(&mut g, zero, &od);
             let relu = g.binary(BinaryOp::Max, y, zero).unwrap();
-            let other = if dtype == DType::F64 { DType::F32 } else { DType::F64 };
+            let other = if dtype == DType::F64 {
+                DType::F32
+            } else {
+                DType::F64
+            };
             let cast = g.cast(mm, other).unwrap();
             let f = Arc::new(feeds(&g, 4, false));
             for o in [mm, relu, cast] {
-                c.graph(&format!("{dtype} {batch:?}x{m}x{k}x{n} {o}"), &g, &[o], &f, TIGHT);
+                c.graph(
+                    &format!("{dtype} {batch:?}x{m}x{k}x{n} {o}"),
+                    &g,
+                    &[o],
+                    &f,
+                    TIGHT,
+                );
             }
         }
     }
@@ -426,13 +546,21 @@ fn cuda_host_gather_and_scatter_check_indices() {
             let ga1 = g.add(Op::Gather { axis: 1 }, &[src, idx1], None).unwrap();
             let base = g.input("base", dtype, sh(&[5, 3])).unwrap();
             let sv = g.input("sv", dtype, sh(&[4, 3])).unwrap();
-            let sc = g.add(Op::ScatterAdd { axis: 0 }, &[base, idx, sv], None).unwrap();
+            let sc = g
+                .add(Op::ScatterAdd { axis: 0 }, &[base, idx, sv], None)
+                .unwrap();
             let e = g.unary(UnaryOp::Neg, sc).unwrap();
             let mut f = feeds(&g, 9, false);
             let good = [0., 4., 1., 2., 2., 2., 3., 0., 4., 1., 1., 0.];
-            f.insert("idx".into(), HostTensor::from_f64(idx_dtype, sh(&[4, 3]), &good).unwrap());
+            f.insert(
+                "idx".into(),
+                HostTensor::from_f64(idx_dtype, sh(&[4, 3]), &good).unwrap(),
+            );
             let good1 = [0., 2., 1., 1., 2., 0., 0., 0., 2., 2.];
-            f.insert("idx1".into(), HostTensor::from_f64(idx_dtype, sh(&[5, 2]), &good1).unwrap());
+            f.insert(
+                "idx1".into(),
+                HostTensor::from_f64(idx_dtype, sh(&[5, 2]), &good1).unwrap(),
+            );
             let fa = Arc::new(f.clone());
             for o in [ga0, ga1, sc, e] {
                 c.graph(&format!("{dtype}/{idx_dtype} {o}"), &g, &[o], &fa, TIGHT);
@@ -442,11 +570,20 @@ fn cuda_host_gather_and_scatter_check_indices() {
             for (pos, bad) in [(5usize, 5.0), (2, -1.0)] {
                 let mut v = good;
                 v[pos] = bad;
-                f.insert("idx".into(), HostTensor::from_f64(idx_dtype, sh(&[4, 3]), &v).unwrap());
+                f.insert(
+                    "idx".into(),
+                    HostTensor::from_f64(idx_dtype, sh(&[4, 3]), &v).unwrap(),
+                );
                 for o in [ga0, sc] {
                     let p = lower(&g, &[o], &LowerOptions::eager()).unwrap();
-                    assert!(matches!(evaluate_step(&p, &f), Err(IrError::Runtime { .. })));
-                    let got = run_batch(&[(&p, &f)], &mut stats).unwrap().remove(0).unwrap();
+                    assert!(matches!(
+                        evaluate_step(&p, &f),
+                        Err(IrError::Runtime { .. })
+                    ));
+                    let got = run_batch(&[(&p, &f)], &mut stats)
+                        .unwrap()
+                        .remove(0)
+                        .unwrap();
                     let k = p.kernels.len() - 1;
                     match got {
                         Outcome::IndexError { kernel, code } => {
@@ -482,7 +619,13 @@ fn cuda_host_random_matches_philox_bit_for_bit() {
                 }
                 let f = Arc::new(HashMap::new());
                 for o in outs {
-                    c.graph(&format!("{dist:?} seed {seed} {dims:?} {o}"), &g, &[o], &f, EXACT);
+                    c.graph(
+                        &format!("{dist:?} seed {seed} {dims:?} {o}"),
+                        &g,
+                        &[o],
+                        &f,
+                        EXACT,
+                    );
                 }
             }
         }
@@ -491,7 +634,10 @@ fn cuda_host_random_matches_philox_bit_for_bit() {
 }
 
 fn shipped(name: &str) -> Graph {
-    let path = format!("{}/../examples/graphs/{name}.kir", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../examples/graphs/{name}.kir",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Graph::load(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -505,7 +651,13 @@ fn cuda_host_shipped_graphs() {
         f32: (1e-4, 1e-5),
         f64: (1e-10, 1e-12),
     };
-    for name in ["elementwise_chain", "layernorm", "mlp_forward", "mlp_train_step", "softmax"] {
+    for name in [
+        "elementwise_chain",
+        "layernorm",
+        "mlp_forward",
+        "mlp_train_step",
+        "softmax",
+    ] {
         let g = shipped(name);
         let f = Arc::new(feeds(&g, 11, false));
         c.graph(name, &g, g.outputs(), &f, tol);
@@ -535,7 +687,13 @@ fn cuda_host_training_step_updates_in_place() {
         for opts in [LowerOptions::default(), LowerOptions::eager()] {
             let prog = lower_step(&g, &[loss], &[("p".into(), new)], &opts).unwrap();
             assert_eq!(prog.updates.len(), 1);
-            c.program(&format!("sgd[{n}] eager={}", opts.eager), prog, &f, TIGHT, None);
+            c.program(
+                &format!("sgd[{n}] eager={}", opts.eager),
+                prog,
+                &f,
+                TIGHT,
+                None,
+            );
         }
     }
     c.finish();
@@ -562,7 +720,10 @@ fn cuda_host_random_graphs_match_the_evaluator() {
         c.graph(&format!("seed {seed}"), &g, g.outputs(), &f, tol);
     }
     let (checked, excused) = c.finish();
-    assert!(checked as u64 >= 2 * seeds && excused <= 20, "{checked} checked, {excused} excused");
+    assert!(
+        checked as u64 >= 2 * seeds && excused <= 20,
+        "{checked} checked, {excused} excused"
+    );
 }
 
 /// The generator's contract: a program that fails verification is an `Err`, not a panic;
@@ -574,7 +735,10 @@ fn cuda_generate_verifies_and_names_every_launch() {
     let c = generate(&p).unwrap();
     let functions = c.source.matches("extern \"C\" __global__ void ").count();
     assert_eq!(functions, c.launches.len());
-    assert!(c.launches.iter().all(|l| c.source.contains(&format!(" {}(", l.function))));
+    assert!(c
+        .launches
+        .iter()
+        .all(|l| c.source.contains(&format!(" {}(", l.function))));
     assert!(c.launches.iter().any(|l| l.gemm_product));
     // Break the program: a kernel writing an input buffer.
     let input = p.inputs[0].1;

@@ -109,7 +109,12 @@ pub(super) struct Site<'a> {
 }
 
 /// Appends `body`'s statements at indentation `indent` and returns the name of its result.
-pub(super) fn emit_body(out: &mut String, body: &Body, site: &Site, indent: usize) -> Result<String> {
+pub(super) fn emit_body(
+    out: &mut String,
+    body: &Body,
+    site: &Site,
+    indent: usize,
+) -> Result<String> {
     let pad = " ".repeat(indent);
     let name = |v: &Val| format!("{}{}", site.prefix, v.0);
     let dtype_of = |v: &Val| -> Result<DType> {
@@ -125,7 +130,10 @@ pub(super) fn emit_body(out: &mut String, body: &Body, site: &Site, indent: usiz
             if (v.0 as usize) < i {
                 Ok(name(v))
             } else {
-                Err(unsupported(format!("v{i} uses v{} before it is defined", v.0)))
+                Err(unsupported(format!(
+                    "v{i} uses v{} before it is defined",
+                    v.0
+                )))
             }
         };
         let expr = match &inst.kind {
@@ -166,9 +174,7 @@ pub(super) fn emit_body(out: &mut String, body: &Body, site: &Site, indent: usiz
                 };
                 // A negative index only occurs under a false mask; the evaluator yields 0 there.
                 let at = affine(index.offset, &index.coefs, site.coords);
-                let r = format!(
-                    "({at} < 0 ? 0.0f : {f}({seed}ull, (unsigned long long){at}))"
-                );
+                let r = format!("({at} < 0 ? 0.0f : {f}({seed}ull, (unsigned long long){at}))");
                 cast(DType::F32, d, &r)
             }
             InstKind::Acc => {
@@ -183,7 +189,10 @@ pub(super) fn emit_body(out: &mut String, body: &Body, site: &Site, indent: usiz
     if (body.result.0 as usize) < body.insts.len() {
         Ok(name(&body.result))
     } else {
-        Err(unsupported(format!("body result v{} out of range", body.result.0)))
+        Err(unsupported(format!(
+            "body result v{} out of range",
+            body.result.0
+        )))
     }
 }
 
@@ -210,7 +219,10 @@ fn math(f: MathFn, d: DType, args: &[&str]) -> Result<String> {
 /// The smallest and largest value of an integer dtype as C literals.
 fn int_bounds(d: DType) -> (String, String) {
     match d {
-        DType::I32 => (int_literal(i64::from(i32::MIN), d), int_literal(i64::from(i32::MAX), d)),
+        DType::I32 => (
+            int_literal(i64::from(i32::MIN), d),
+            int_literal(i64::from(i32::MAX), d),
+        ),
         _ => (int_literal(i64::MIN, d), int_literal(i64::MAX, d)),
     }
 }
@@ -250,7 +262,9 @@ fn binary(op: BinaryOp, d: DType, x: &str, y: &str) -> Result<String> {
     let wrap = |sym: &str| -> Result<String> {
         match d {
             DType::F32 | DType::F64 => Ok(format!("({x} {sym} {y})")),
-            DType::I32 => Ok(format!("((int)((unsigned int){x} {sym} (unsigned int){y}))")),
+            DType::I32 => Ok(format!(
+                "((int)((unsigned int){x} {sym} (unsigned int){y}))"
+            )),
             DType::I64 => Ok(format!(
                 "((long long)((unsigned long long){x} {sym} (unsigned long long){y}))"
             )),

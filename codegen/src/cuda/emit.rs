@@ -211,7 +211,16 @@ pub(super) fn kernel(program: &Program, k: usize, kind: &KernelKind) -> Result<E
             let mut dims = batch.to_vec();
             dims.extend([*m, *n]);
             let items: usize = dims.iter().product();
-            product(&mut o, &dims, *depth, a, b, *dtype, *out, epilogue.is_some())?;
+            product(
+                &mut o,
+                &dims,
+                *depth,
+                a,
+                b,
+                *dtype,
+                *out,
+                epilogue.is_some(),
+            )?;
             if let Some(e) = epilogue {
                 scratch_bytes = items * dtype.size_bytes();
                 elementwise(&mut o, "_epilogue", &dims, e, *out, Some(*dtype))?;
@@ -237,7 +246,15 @@ pub(super) fn kernel(program: &Program, k: usize, kind: &KernelKind) -> Result<E
             ..
         } => {
             elementwise(&mut o, "_base", out_shape.dims(), base, *out, None)?;
-            scatter(&mut o, out_shape.dims(), shape.dims(), *axis, index, src, *out)?;
+            scatter(
+                &mut o,
+                out_shape.dims(),
+                shape.dims(),
+                *axis,
+                index,
+                src,
+                *out,
+            )?;
         }
     }
     Ok(Emitted {
@@ -290,7 +307,9 @@ fn reduce(
 ) -> Result<()> {
     let rank = dims.len();
     if axes.iter().any(|&a| a >= rank) {
-        return Err(unsupported(format!("reduced axes {axes:?} of a rank-{rank} space")));
+        return Err(unsupported(format!(
+            "reduced axes {axes:?} of a rank-{rank} space"
+        )));
     }
     let bd = body.dtype();
     // The accumulator: f64 for float sums and i64 for integer sums (rounded once, the
@@ -391,7 +410,10 @@ fn argmax(o: &mut Out, dims: &[usize], axis: usize, body: &Body, out: BufferId) 
     let bd = body.dtype();
     let _ = writeln!(s, "        long long best = 0;");
     let _ = writeln!(s, "        {} best_v = {};", ctype(bd), literal(bd, 0.0));
-    let _ = writeln!(s, "        for (long long i{axis} = 0; i{axis} < {len}LL; ++i{axis}) {{");
+    let _ = writeln!(
+        s,
+        "        for (long long i{axis} = 0; i{axis} < {len}LL; ++i{axis}) {{"
+    );
     let site = Site {
         coords: &coords,
         acc: None,
@@ -406,7 +428,12 @@ fn argmax(o: &mut Out, dims: &[usize], axis: usize, body: &Body, out: BufferId) 
     let _ = writeln!(s, "                best = i{axis};");
     let _ = writeln!(s, "                best_v = {v};");
     s.push_str("            }\n        }\n");
-    let _ = writeln!(s, "        b{}[t] = {};", out.0, cast(DType::I64, out_d, "best"));
+    let _ = writeln!(
+        s,
+        "        b{}[t] = {};",
+        out.0,
+        cast(DType::I64, out_d, "best")
+    );
     o.function("", sig, od.iter().product(), &s, false);
     Ok(())
 }
@@ -426,7 +453,11 @@ fn product(
 ) -> Result<()> {
     let rank = dims.len();
     if rank < 2 || a.strides.len() != rank || b.strides.len() != rank {
-        return Err(unsupported(format!("gemm views of rank {} / {} over {dims:?}", a.strides.len(), b.strides.len())));
+        return Err(unsupported(format!(
+            "gemm views of rank {} / {} over {dims:?}",
+            a.strides.len(),
+            b.strides.len()
+        )));
     }
     let mut sig = Sig::new(o.program);
     let writes = if to_scratch { BufferId(u32::MAX) } else { out };
@@ -514,7 +545,11 @@ fn gather(
 /// Declares `iv` (the index as i64) and skips the point, reporting `1 + t`, unless
 /// `0 <= iv < size` (one unsigned compare catches negatives too).
 fn check_index(s: &mut String, d: DType, iv: &str, size: usize) {
-    let _ = writeln!(s, "        const long long iv = {};", cast(d, DType::I64, iv));
+    let _ = writeln!(
+        s,
+        "        const long long iv = {};",
+        cast(d, DType::I64, iv)
+    );
     let _ = writeln!(s, "        if ((unsigned long long)iv >= {size}ull) {{");
     s.push_str("            kiln_report(err, (unsigned long long)t + 1ull);\n");
     s.push_str("            continue;\n        }\n");

@@ -33,7 +33,9 @@ pub enum Outcome {
 
 /// The host C++ compiler, or `None` (the tests then print that they are skipped).
 pub fn compiler() -> Option<String> {
-    let candidates = std::env::var("CXX").into_iter().chain(["c++".into(), "g++".into()]);
+    let candidates = std::env::var("CXX")
+        .into_iter()
+        .chain(["c++".into(), "g++".into()]);
     candidates.into_iter().find(|c| {
         Command::new(c)
             .arg("--version")
@@ -210,7 +212,9 @@ pub fn run_batch(
     let dir = scratch_dir();
     let mut src = String::from(HOST_H);
     src.push_str("template <typename T> struct kiln_any { void* p; template <typename U> operator U*() const { return (U*)p; } };\n");
-    src.push_str("static inline kiln_any<void> kiln_scratch(void* p) { return kiln_any<void>{p}; }\n");
+    src.push_str(
+        "static inline kiln_any<void> kiln_scratch(void* p) { return kiln_any<void>{p}; }\n",
+    );
     src.push_str(PRELUDE);
     let mut ready: Vec<Result<usize, String>> = Vec::new();
     let mut runs = Vec::new();
@@ -220,6 +224,7 @@ pub fn run_batch(
             .and_then(|c| Ok((driver(p, &c)?, input_bytes(p, feeds)?, c)));
         match prepared {
             Ok((drv, input, c)) => {
+                dump(&c);
                 let kernels = c.kernels.replace("extern \"C\" ", "");
                 let _ = write!(src, "namespace p{i} {{\n{kernels}\n{drv}}}\n");
                 let inp = dir.join(format!("in{i}.bin"));
@@ -256,7 +261,9 @@ pub fn run_batch(
     for (i, inp, out) in &runs {
         cmd.arg(i.to_string()).arg(inp).arg(out);
     }
-    let o = cmd.output().map_err(|e| format!("running {}: {e}", exe.display()))?;
+    let o = cmd
+        .output()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
     if !o.status.success() {
         let err = String::from_utf8_lossy(&o.stderr);
         let head: Vec<&str> = err.lines().take(40).collect();
@@ -275,9 +282,28 @@ pub fn run_batch(
     Ok(results)
 }
 
+/// With `KILN_CUDA_DUMP_DIR` set, writes each generated program's full CUDA C there (named by
+/// a hash of the text), for `nvrtc_check.py` to compile with the real NVRTC.
+fn dump(c: &CudaProgram) {
+    let Ok(dir) = std::env::var("KILN_CUDA_DUMP_DIR") else {
+        return;
+    };
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.source.hash(&mut h);
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(format!("{dir}/{:016x}.cu", h.finish()), &c.source);
+}
+
 fn compile(cxx: &str, cpp: &Path, exe: &Path) -> Result<(), String> {
     let mut cmd = Command::new(cxx);
-    cmd.args(["-std=c++17", "-O1", "-w", "-ffp-contract=off", "-fno-fast-math"]);
+    cmd.args([
+        "-std=c++17",
+        "-O1",
+        "-w",
+        "-ffp-contract=off",
+        "-fno-fast-math",
+    ]);
     if std::env::var("KILN_CUDA_HOST_SANITIZE").is_ok_and(|v| v == "1") {
         cmd.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]);
     }
@@ -311,11 +337,19 @@ fn read_outcome(p: &Program, path: &Path) -> Result<Outcome, String> {
     let mut take = |b: kiln_ir::kernel::BufferId| -> Result<HostTensor, String> {
         let d = p.buffer(b);
         let end = at + d.bytes();
-        let t = decode(d.dtype, &d.shape, bytes.get(at..end).ok_or("truncated output")?)?;
+        let t = decode(
+            d.dtype,
+            &d.shape,
+            bytes.get(at..end).ok_or("truncated output")?,
+        )?;
         at = end;
         Ok(t)
     };
-    let outputs = p.outputs.iter().map(|&b| take(b)).collect::<Result<Vec<_>, _>>()?;
+    let outputs = p
+        .outputs
+        .iter()
+        .map(|&b| take(b))
+        .collect::<Result<Vec<_>, _>>()?;
     let updates = p
         .updates
         .iter()

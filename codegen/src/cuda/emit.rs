@@ -136,33 +136,30 @@ fn names(rank: usize) -> Vec<String> {
 }
 
 /// Declares the row-major coordinates of `t` over `dims` (axes whose name is `None` must have
-/// extent 1 and are not declared).
+/// extent 1 and are not declared): `i_k = (t / stride_k) % dims[k]`, without the modulo on
+/// axis 0 since `t` is below the extent.
 fn unflatten(s: &mut String, dims: &[usize], names: &[Option<String>]) {
     let pad = "        ";
-    if dims.is_empty() {
-        return;
-    }
-    let _ = writeln!(s, "{pad}long long r = t;");
-    for k in (0..dims.len()).rev() {
-        let name = names.get(k).cloned().flatten();
-        match name {
-            Some(n) if k == 0 => {
-                let _ = writeln!(s, "{pad}const long long {n} = r;");
-            }
-            Some(n) if dims[k] == 1 => {
-                let _ = writeln!(s, "{pad}const long long {n} = 0;");
-            }
-            Some(n) => {
-                let _ = writeln!(s, "{pad}const long long {n} = r % {}LL;", dims[k]);
-                let _ = writeln!(s, "{pad}r /= {}LL;", dims[k]);
-            }
-            None if dims[k] != 1 => {
-                let _ = writeln!(s, "{pad}r /= {}LL;", dims[k]);
-            }
-            None => {}
+    for k in 0..dims.len() {
+        let Some(Some(n)) = names.get(k) else {
+            continue;
+        };
+        if dims[k] == 1 {
+            let _ = writeln!(s, "{pad}const long long {n} = 0;");
+            continue;
+        }
+        let stride: usize = dims[k + 1..].iter().product();
+        let q = if stride == 1 {
+            "t".to_string()
+        } else {
+            format!("(t / {stride}LL)")
+        };
+        if k == 0 {
+            let _ = writeln!(s, "{pad}const long long {n} = {q};");
+        } else {
+            let _ = writeln!(s, "{pad}const long long {n} = {q} % {}LL;", dims[k]);
         }
     }
-    let _ = writeln!(s, "{pad}(void)r;");
 }
 
 fn all(rank: usize) -> Vec<Option<String>> {

@@ -20,6 +20,8 @@
 
 /// The CUDA C text of the helpers (placed once before a program's kernels).
 pub const PRELUDE: &str = r#"// kiln CUDA prelude: helpers shared by every kernel of a program.
+// A program uses only some of the helpers: no warning #177 ("declared but never referenced").
+#pragma nv_diag_suppress 177
 static __device__ __forceinline__ unsigned int kiln_mulhilo(unsigned int a, unsigned int b, unsigned int* lo) {
     unsigned long long p = (unsigned long long)a * (unsigned long long)b;
     *lo = (unsigned int)p;

@@ -7,9 +7,7 @@ extern "C" __global__ void kiln_k0(const float* b0, const float* b1, float* b2) 
     const long long n = 1024LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = t;
         const float v0 = b0[(0LL + 1LL * i0)];
         const float v1 = b1[(0LL + 1LL * i0)];
         const float v2 = (v0 * v1);

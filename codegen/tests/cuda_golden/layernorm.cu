@@ -9,9 +9,7 @@ extern "C" __global__ void kiln_k0(const float* b0, float* b3) {
     const long long n = 64LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = t;
         double acc = 0e0;
         for (long long i1 = 0; i1 < 256LL; ++i1) {
             const float p0 = b0[(0LL + 256LL * i0 + 1LL * i1)];
@@ -31,9 +29,7 @@ extern "C" __global__ void kiln_k1(const float* b0, const float* b3, float* b4) 
     const long long n = 64LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = t;
         double acc = 0e0;
         for (long long i1 = 0; i1 < 256LL; ++i1) {
             const float p0 = b0[(0LL + 256LL * i0 + 1LL * i1)];
@@ -60,11 +56,8 @@ extern "C" __global__ void kiln_k2(const float* b0, const float* b1, const float
     const long long n = 16384LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i1 = r % 256LL;
-        r /= 256LL;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = (t / 256LL);
+        const long long i1 = t % 256LL;
         const float v0 = b0[(0LL + 256LL * i0 + 1LL * i1)];
         const float v1 = b3[(0LL + 1LL * i0)];
         const float v2 = (v0 - v1);

@@ -10,11 +10,8 @@ extern "C" __global__ void kiln_k0_product(const float* b0, const float* b1, flo
     const long long n = 8192LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i1 = r % 128LL;
-        r /= 128LL;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = (t / 128LL);
+        const long long i1 = t % 128LL;
         double acc = 0.0;
         for (long long q = 0; q < 784LL; ++q) {
             acc += (double)b0[(0LL + 784LL * i0 + 1LL * q)] * (double)b1[(0LL + 128LL * q + 1LL * i1)];
@@ -27,11 +24,8 @@ extern "C" __global__ void kiln_k0_epilogue(const float* scratch, const float* b
     const long long n = 8192LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i1 = r % 128LL;
-        r /= 128LL;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = (t / 128LL);
+        const long long i1 = t % 128LL;
         const float v0 = scratch[t];
         const float v1 = b2[(0LL + 1LL * i1)];
         const float v2 = (v0 + v1);
@@ -45,11 +39,8 @@ extern "C" __global__ void kiln_k1_product(const float* b3, const float* b5, flo
     const long long n = 640LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i1 = r % 10LL;
-        r /= 10LL;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = (t / 10LL);
+        const long long i1 = t % 10LL;
         double acc = 0.0;
         for (long long q = 0; q < 128LL; ++q) {
             acc += (double)b5[(0LL + 128LL * i0 + 1LL * q)] * (double)b3[(0LL + 10LL * q + 1LL * i1)];
@@ -62,11 +53,8 @@ extern "C" __global__ void kiln_k1_epilogue(const float* scratch, const float* b
     const long long n = 640LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i1 = r % 10LL;
-        r /= 10LL;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = (t / 10LL);
+        const long long i1 = t % 10LL;
         const float v0 = scratch[t];
         const float v1 = b4[(0LL + 1LL * i1)];
         const float v2 = (v0 + v1);

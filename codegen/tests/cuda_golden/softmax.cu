@@ -9,9 +9,7 @@ extern "C" __global__ void kiln_k0(const float* b0, float* b1) {
     const long long n = 32LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = t;
         float acc = __int_as_float(0xff800000);
         for (long long i1 = 0; i1 < 100LL; ++i1) {
             const float p0 = b0[(0LL + 100LL * i0 + 1LL * i1)];
@@ -29,9 +27,7 @@ extern "C" __global__ void kiln_k1(const float* b0, const float* b1, float* b2) 
     const long long n = 32LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = t;
         double acc = 0e0;
         for (long long i1 = 0; i1 < 100LL; ++i1) {
             const float p0 = b0[(0LL + 100LL * i0 + 1LL * i1)];
@@ -52,11 +48,8 @@ extern "C" __global__ void kiln_k2(const float* b0, const float* b1, const float
     const long long n = 3200LL;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < n;
          t += (long long)blockDim.x * gridDim.x) {
-        long long r = t;
-        const long long i1 = r % 100LL;
-        r /= 100LL;
-        const long long i0 = r;
-        (void)r;
+        const long long i0 = (t / 100LL);
+        const long long i1 = t % 100LL;
         const float v0 = b0[(0LL + 100LL * i0 + 1LL * i1)];
         const float v1 = b1[(0LL + 1LL * i0)];
         const float v2 = (v0 - v1);

@@ -9,7 +9,7 @@ Usage:
 Every `.cu` file of the folder is one program (prelude + kernels). Programs are compiled in
 batches: one translation unit holds the prelude once and each program's kernels renamed
 `kiln_p<i>_k...`, compiled with the backend's flags (`--fmad=false`, no fast math) and
-`--ptxas-options=-v`; the script fails on any compile error or any spill ptxas reports.
+`--ptxas-options=-v`; the script fails on any compile error, warning or spill ptxas reports.
 NVRTC comes from the `nvidia-cuda-nvrtc==13.0.88` wheel (see shared/TOOLCHAIN.md).
 """
 import ctypes
@@ -79,21 +79,26 @@ def main():
             parts.append(b.replace("kiln_k", f"kiln_p{start + i}_k"))
         units.append("\n".join(parts))
     jobs = [(u, a) for u in units for a in archs]
-    failures, kernels, spills = 0, 0, 0
+    failures, kernels, spills, warnings = 0, 0, 0, 0
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         for (unit, arch), (rc, log, cubin) in zip(jobs, pool.map(lambda j: compile_unit(*j), jobs)):
             kernels += len(re.findall(r"Compiling entry function", log))
             spilled = [l for l in log.splitlines()
                        if re.search(r"[1-9]\d* bytes spill (stores|loads)", l)]
             spills += len(spilled)
+            warned = [l for l in log.splitlines() if "warning #" in l]
+            warnings += len(warned)
+            for l in warned[:5]:
+                print(f"WARNING {arch}: {l.strip()}")
             if rc != 0 or cubin == 0:
                 failures += 1
                 print(f"FAIL {arch}: rc={rc}\n{log[:4000]}")
             for l in spilled[:5]:
                 print(f"SPILL {arch}: {l.strip()}")
     print(f"nvrtc: {len(files)} programs in {len(units)} units x {archs}: "
-          f"{kernels} kernel compiles, {failures} failed units, {spills} spill reports")
-    sys.exit(1 if failures or spills else 0)
+          f"{kernels} kernel compiles, {failures} failed units, {spills} spill reports, "
+          f"{warnings} warnings")
+    sys.exit(1 if failures or spills or warnings else 0)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 //! (at most 3 blocks of 5 or 32 threads) so that the grid-stride loops wrap many times.
 //! The compiler flags keep IEEE semantics (`-ffp-contract=off`, no fast math), like the
 //! NVRTC flags the backend will use; with `KILN_CUDA_HOST_SANITIZE=1` the programs are built
-//! with the address and undefined-behaviour sanitizers.
+//! with the address and undefined-behaviour sanitizers and every temporary is allocated on its
+//! own, so that any access outside a buffer aborts the run.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -121,6 +122,11 @@ fn driver(p: &Program, c: &CudaProgram) -> Result<String, String> {
         let t = ctype(d.dtype);
         let bytes = d.bytes();
         match &d.kind {
+            // Under the sanitizers every temporary gets an allocation of its own, so that an
+            // access past it is caught too (the evaluator already checks the plan's sharing).
+            BufferKind::Temp if sanitize() => {
+                let _ = writeln!(s, "    {t}* b{i} = ({t}*)calloc({}, 1);", bytes.max(1));
+            }
             BufferKind::Temp => {
                 let off = p
                     .plan
@@ -295,6 +301,10 @@ fn dump(c: &CudaProgram) {
     let _ = std::fs::write(format!("{dir}/{:016x}.cu", h.finish()), &c.source);
 }
 
+fn sanitize() -> bool {
+    std::env::var("KILN_CUDA_HOST_SANITIZE").is_ok_and(|v| v == "1")
+}
+
 fn compile(cxx: &str, cpp: &Path, exe: &Path) -> Result<(), String> {
     let mut cmd = Command::new(cxx);
     cmd.args([
@@ -304,7 +314,7 @@ fn compile(cxx: &str, cpp: &Path, exe: &Path) -> Result<(), String> {
         "-ffp-contract=off",
         "-fno-fast-math",
     ]);
-    if std::env::var("KILN_CUDA_HOST_SANITIZE").is_ok_and(|v| v == "1") {
+    if sanitize() {
         cmd.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]);
     }
     cmd.arg("-o").arg(exe).arg(cpp).arg("-lm");

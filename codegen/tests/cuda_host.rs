@@ -150,12 +150,13 @@ impl Checker {
         self.flush();
         let s = &self.stats;
         eprintln!(
-            "{}: {} programs ({} kernels, {} launches) compiled in {} host builds and checked, {} excused by known_difference, {} failures",
+            "{}: {} programs ({} kernels, {} launches) compiled in {} host builds{} and checked, {} excused by known_difference, {} failures",
             self.name,
             s.programs,
             s.kernels,
             s.launches,
             s.compiles,
+            if runner::sanitize() { " (ASan+UBSan)" } else { "" },
             self.excused,
             self.failures.len()
         );

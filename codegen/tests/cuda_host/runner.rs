@@ -7,15 +7,17 @@
 //! scratch buffer for gemm products and one error word per launch. Launches use small grids
 //! (at most 3 blocks of 5 or 32 threads) so that the grid-stride loops wrap many times.
 //! The compiler flags keep IEEE semantics (`-ffp-contract=off`, no fast math), like the
-//! NVRTC flags the backend will use; with `KILN_CUDA_HOST_SANITIZE=1` the programs are built
-//! with the address and undefined-behaviour sanitizers and every temporary is allocated on its
-//! own, so that any access outside a buffer aborts the run.
+//! NVRTC flags the backend will use. Unless `KILN_CUDA_HOST_SANITIZE=0` (or the compiler cannot
+//! link them), programs are built with the address and undefined-behaviour sanitizers and every
+//! temporary is allocated on its own, so that any access outside a buffer, and any signed
+//! overflow in the generated code, aborts the run.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use kiln_codegen::cuda::{generate, Arg, CudaProgram, PRELUDE};
 use kiln_ir::kernel::{BufferKind, Program};
@@ -301,8 +303,33 @@ fn dump(c: &CudaProgram) {
     let _ = std::fs::write(format!("{dir}/{:016x}.cu", h.finish()), &c.source);
 }
 
-fn sanitize() -> bool {
-    std::env::var("KILN_CUDA_HOST_SANITIZE").is_ok_and(|v| v == "1")
+/// Whether programs are built with the address and undefined-behaviour sanitizers: by default
+/// when the compiler can link them (probed once; a message says when it cannot), never with
+/// `KILN_CUDA_HOST_SANITIZE=0`.
+pub fn sanitize() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        if std::env::var("KILN_CUDA_HOST_SANITIZE").is_ok_and(|v| v == "0") {
+            return false;
+        }
+        let Some(cxx) = compiler() else {
+            return false;
+        };
+        let dir = scratch_dir();
+        let src = dir.join("probe.cpp");
+        let ok = std::fs::write(&src, "int main() { return 0; }\n").is_ok()
+            && Command::new(&cxx)
+                .args(["-fsanitize=address,undefined", "-o"])
+                .arg(dir.join("probe"))
+                .arg(&src)
+                .output()
+                .is_ok_and(|o| o.status.success());
+        let _ = std::fs::remove_dir_all(&dir);
+        if !ok {
+            eprintln!("note: {cxx} cannot link -fsanitize=address,undefined; host runs without sanitizers");
+        }
+        ok
+    })
 }
 
 fn compile(cxx: &str, cpp: &Path, exe: &Path) -> Result<(), String> {

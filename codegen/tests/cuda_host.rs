@@ -724,3 +724,67 @@ fn cuda_host_random_graphs_match_the_evaluator() {
         "{checked} checked, {excused} excused"
     );
 }
+
+/// Long axes (the CPU backend's chunk sizes, around 2^15 and 2^16 elements): maps, a long
+/// reduced row, a gemm epilogue over one long row and a scatter-add whose base is a long map,
+/// so that the grid-stride loops of the small host grids wrap hundreds of times.
+#[test]
+fn cuda_host_long_axes() {
+    if skip("cuda_host_long_axes") {
+        return;
+    }
+    const C: usize = 16384;
+    let mut c = Checker::new("long axes");
+    let tol = Tol {
+        f32: (2e-5, 2e-4),
+        f64: (1e-12, 1e-12),
+    };
+    for n in [2 * C + 5, 3 * C + 17] {
+        for dtype in [DType::F32, DType::F64, DType::I32] {
+            let mut g = Graph::new();
+            let x = g.input("x", dtype, sh(&[3, n])).unwrap();
+            let a = g.input("a", dtype, sh(&[3, n])).unwrap();
+            let m = g.binary(BinaryOp::Mul, x, a).unwrap();
+            let s = g.binary(BinaryOp::Add, m, x).unwrap();
+            let z = g.scalar(dtype, 0.0).unwrap();
+            let z = bcast(&mut g, z, &[3, n]);
+            let relu = g.binary(BinaryOp::Max, s, z).unwrap();
+            let row = g.reduce(ReduceOp::Sum, relu, &[1]).unwrap();
+            let col = g.reduce(ReduceOp::Max, s, &[0]).unwrap();
+            let f = Arc::new(feeds(&g, n as u64, dtype.is_float()));
+            for o in [relu, row, col] {
+                c.graph(&format!("{dtype}[3, {n}] {o}"), &g, &[o], &f, tol);
+            }
+        }
+    }
+    let (k, n) = (2, 2 * C + 3);
+    let mut g = Graph::new();
+    let a = g.input("a", DType::F32, sh(&[1, k])).unwrap();
+    let b = g.input("b", DType::F32, sh(&[k, n])).unwrap();
+    let mm = g.matmul(a, b).unwrap();
+    let bias = g.input("bias", DType::F32, sh(&[1, n])).unwrap();
+    let y = g.binary(BinaryOp::Add, mm, bias).unwrap();
+    let f = Arc::new(feeds(&g, 7, false));
+    c.graph("gemm epilogue over a long row", &g, &[y], &f, TIGHT);
+    let mut g = Graph::new();
+    let base = g.input("base", DType::F32, sh(&[n])).unwrap();
+    let idx = g.input("idx", DType::I64, sh(&[5])).unwrap();
+    let sv = g.input("sv", DType::F32, sh(&[5])).unwrap();
+    let sc = g
+        .add(Op::ScatterAdd { axis: 0 }, &[base, idx, sv], None)
+        .unwrap();
+    let mut f = feeds(&g, 8, false);
+    let at = [0.0, 3.0, 3.0, (n - 1) as f64, 17.0];
+    f.insert(
+        "idx".into(),
+        HostTensor::from_f64(DType::I64, sh(&[5]), &at).unwrap(),
+    );
+    c.graph(
+        "scatter-add into a long base",
+        &g,
+        &[sc],
+        &Arc::new(f),
+        TIGHT,
+    );
+    c.finish();
+}

@@ -13,6 +13,7 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod cuda;
 pub mod error;
 
 pub use backend::{Backend, Executable, Feeds};

@@ -93,13 +93,29 @@ fn logsumexp_of_infinite_rows() -> Result<()> {
 /// accuracy for very negative inputs.
 #[test]
 fn sigmoid_is_stable_forward_and_backward() -> Result<()> {
-    let x = [-90.0, -20.0, 0.0, 90.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+    let x = [
+        -90.0,
+        -20.0,
+        0.0,
+        90.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
     for (mode, got) in in_every_mode(&x, |x| x.sigmoid())? {
         let close = |got: f64, want: f64, rel: f64| (got - want).abs() <= rel * want;
         // e^-90, a subnormal in f32 (fewer significant bits, hence the looser bound).
-        assert!(close(got[0], 8.194e-40, 1e-3), "{mode}: sigmoid(-90) = {}", got[0]);
+        assert!(
+            close(got[0], 8.194e-40, 1e-3),
+            "{mode}: sigmoid(-90) = {}",
+            got[0]
+        );
         // e^-20 / (1 + e^-20)
-        assert!(close(got[1], 2.061_153_6e-9, 1e-6), "{mode}: sigmoid(-20) = {}", got[1]);
+        assert!(
+            close(got[1], 2.061_153_6e-9, 1e-6),
+            "{mode}: sigmoid(-20) = {}",
+            got[1]
+        );
         assert_eq!(&got[2..6], &[0.5, 1.0, 1.0, 0.0], "{mode}");
         assert!(got[6].is_nan(), "{mode}: sigmoid(NaN) = {}", got[6]);
     }

@@ -204,6 +204,7 @@ fn math(f: MathFn, d: DType, args: &[&str]) -> Result<String> {
         MathFn::Sin => "sin",
         MathFn::Cos => "cos",
         MathFn::Tanh => "tanh",
+        MathFn::Sigmoid => "kiln_sigmoid",
         MathFn::Pow => "pow",
     };
     let suffix = match d {
@@ -243,9 +244,12 @@ fn unary(op: UnaryOp, d: DType, x: &str) -> Result<String> {
             format!("({x} < 0 ? ({x} == {min} ? {max} : -{x}) : {x})")
         }
         UnaryOp::Neg | UnaryOp::Abs => return Err(bad()),
-        UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh => {
-            math(op.math().ok_or_else(bad)?, d, &[x])?
-        }
+        UnaryOp::Exp
+        | UnaryOp::Log
+        | UnaryOp::Sin
+        | UnaryOp::Cos
+        | UnaryOp::Tanh
+        | UnaryOp::Sigmoid => math(op.math().ok_or_else(bad)?, d, &[x])?,
         UnaryOp::Sqrt if d == DType::F32 => format!("sqrtf({x})"),
         UnaryOp::Sqrt if d == DType::F64 => format!("sqrt({x})"),
         UnaryOp::Recip if d == DType::F32 => format!("(1.0f / {x})"),

@@ -10,6 +10,7 @@
 //!   f32 a value can differ in its last bit with a probability of about 2^-29 per element;
 //! - `kiln_f2i32/f2i64` are `DType::round` (truncation, saturation, NaN -> 0), like Cranelift's
 //!   `fcvt_to_sint_sat`;
+//! - `kiln_sigmoidf/kiln_sigmoid` are the stable logistic function (`e^-|x|` form);
 //! - `kiln_fmaxf/...` propagate NaN and order -0 below +0, like Cranelift's `fmax`/`fmin`;
 //! - `kiln_report` keeps the smallest `1 + flat position` of an out-of-range index in a
 //!   launch's error word (0 = no error), so that the reported position does not depend on
@@ -95,6 +96,17 @@ static __device__ __forceinline__ long long kiln_f2i64(double v) {
 // i64 -> i32 saturates (as `as` from f64 does).
 static __device__ __forceinline__ int kiln_i64_to_i32(long long v) {
     return v > 2147483647LL ? 2147483647 : (v < -2147483648LL ? (-2147483647 - 1) : (int)v);
+}
+
+// The logistic function with t = e^-|x| <= 1: nothing overflows, and tiny results for very
+// negative x keep their relative accuracy (the CPU's `hyper::sigmoid`).
+static __device__ __forceinline__ float kiln_sigmoidf(float x) {
+    float t = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + t) : t / (1.0f + t);
+}
+static __device__ __forceinline__ double kiln_sigmoid(double x) {
+    double t = exp(-fabs(x));
+    return x >= 0.0 ? 1.0 / (1.0 + t) : t / (1.0 + t);
 }
 
 // max/min: NaN if either is NaN; -0 < +0 (Cranelift's fmax/fmin).

@@ -6,7 +6,8 @@
 //!   measured ulp bound; `cpu::kernels` (the `testing` feature) builds elementwise loops over
 //!   buffers for the math tests and examples.
 //! - [`backend`]: the [`Backend`] / [`Executable`] contract every device implements.
-//! - `cuda/` (later): kernel IR to CUDA C, compiled by NVRTC and launched through cudarc.
+//! - `cuda/`: kernel IR to CUDA C (`cuda::generate`), checked on the host and compiled by
+//!   NVRTC in CI; the runtime that launches it through cudarc is not built yet.
 //!
 //! This crate takes verified IR and never invents ops. `unsafe` appears only where JIT code is
 //! called or raw pointers are touched, each block with a `// SAFETY:` comment.

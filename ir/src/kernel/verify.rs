@@ -15,17 +15,21 @@
 //!   parameter, and holds the kernel's result dtype and element count;
 //! - `ssa`: an instruction's operands come earlier in its body, a body's result exists;
 //! - `dtype`: operands have the dtypes their instruction needs (the op table's `accepts`,
-//!   bool conditions and masks, integer indices, float random numbers);
+//!   bool conditions and masks, integer indices, float random numbers, `acc` of exactly its
+//!   accumulator's dtype, numeric reductions and GEMMs);
 //! - `rank`: views and affine indices have one coefficient per axis of their loop space;
 //! - `load-in-bounds`: every unmasked load, GEMM operand and gather source stays inside its
-//!   buffer over the whole loop space; a masked load too, over the part of the loop space its
-//!   mask admits, where the mask is a conjunction of single-axis ranges (what `pad` and
-//!   `concat` lower to; other masks are not analysed);
+//!   buffer over the whole loop space, and a gather's or scatter's index space fits its data
+//!   outside the indexed axis; a masked load stays inside over the part of the loop space its
+//!   mask admits — bounded per axis when the mask is a conjunction of single-axis ranges (what
+//!   `pad` and `concat` lower to), checked point by point when it tests a merged coordinate (a
+//!   pad seen through a reshape; loop spaces up to 2^20 points, larger ones are trusted), and
+//!   refused when it is not built from range tests at all;
 //! - `in-place`: a kernel never reads its own output buffer, except a training step's
 //!   elementwise writer of an updated parameter, which reads it unmasked at the element it
 //!   writes;
 //! - `def-before-use`: a temporary or output buffer is read only after an earlier kernel wrote
-//!   it, and every output is written;
+//!   it, and every output and every updated parameter is written;
 //! - `memory-plan`: every temporary has a 64-byte aligned slot inside the arena, and no two
 //!   temporaries that are live at the same kernel share bytes.
 

@@ -155,19 +155,6 @@ impl Tensor {
             .grad_state_mut()
             .forget_grad(self.id());
     }
-
-    /// `x.detach()`: the same values, through which no gradient flows.
-    pub fn detach(&self) -> Result<Tensor> {
-        let ty = self.graph().state().ir().node(self.id())?.ty.clone();
-        // An identity reshape is a new node with the same value; marking it stopped cuts the
-        // gradient without a dedicated primitive. The optimiser removes it after autodiff.
-        let t = self.unary_build(|g, x| g.add(Op::Reshape, &[x], Some(ty)))?;
-        self.graph()
-            .state_mut()
-            .grad_state_mut()
-            .stop_gradient_at(t.id());
-        Ok(t)
-    }
 }
 
 impl Graph {

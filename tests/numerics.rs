@@ -137,3 +137,28 @@ fn sigmoid_is_stable_forward_and_backward() -> Result<()> {
     }
     Ok(())
 }
+
+/// logsumexp's gradient is exactly softmax (the shift by the row maximum is detached, as
+/// PyTorch's backward has it), ties at the maximum included.
+#[test]
+fn logsumexp_gradient_is_softmax() -> Result<()> {
+    let x = [1.0f32, 3.0, 3.0, -2.0];
+    let e: Vec<f64> = x.iter().map(|&v| (f64::from(v)).exp()).collect();
+    let total: f64 = e.iter().sum();
+    for (mode, device, eager) in [
+        ("fused", Device::Cpu, false),
+        ("eager", Device::Cpu, true),
+        ("interpreter", Device::Interpreter, false),
+    ] {
+        let g = Graph::new();
+        g.set_device(device);
+        g.set_eager(eager);
+        let p = g.parameter("p", x.to_vec())?;
+        p.logsumexp(0, false)?.backward()?;
+        let grad = p.grad().map(|t| t.to_f64_vec()).unwrap_or_default();
+        for (i, (got, want)) in grad.iter().zip(e.iter().map(|v| v / total)).enumerate() {
+            assert!((got - want).abs() <= 1e-6, "{mode}: d/dx{i} = {got}, want {want}");
+        }
+    }
+    Ok(())
+}

@@ -65,6 +65,20 @@ pub(crate) fn unify(
 }
 
 impl Tensor {
+    /// `x.detach()`: the same values, through which no gradient flows. (A graph operation, not
+    /// an evaluation, so it lives with the ops: composites use it too.)
+    pub fn detach(&self) -> Result<Tensor> {
+        let ty = self.graph().state().ir().node(self.id())?.ty.clone();
+        // An identity reshape is a new node with the same value; marking it stopped cuts the
+        // gradient without a dedicated primitive. The optimiser removes it after autodiff.
+        let t = self.unary_build(|g, x| g.add(kiln_ir::Op::Reshape, &[x], Some(ty)))?;
+        self.graph()
+            .state_mut()
+            .grad_state_mut()
+            .stop_gradient_at(t.id());
+        Ok(t)
+    }
+
     /// Builds a node from this tensor's IR id.
     pub(crate) fn unary_build(
         &self,

@@ -2,16 +2,26 @@
 
 use crate::tensor::Tensor;
 use crate::Result;
+use kiln_ir::DType;
 
 impl Tensor {
     /// `torch.logsumexp(x, dim, keepdim)`: `m + log(sum(exp(x - m)))` with `m` the maximum,
-    /// stable for large values. As in PyTorch, an infinite maximum is replaced by 0 (`x - m`
-    /// would be `inf - inf`): a row of `-inf` gives `-inf`, a row holding `+inf` gives `+inf`.
+    /// stable for large values. An infinite maximum would make `x - m` be `inf - inf`, so `m`
+    /// is clamped to the finite range first: a row of `-inf` gives `-inf`, a row holding `+inf`
+    /// gives `+inf`, as in PyTorch (which shifts by 0 there). The shift is detached: the
+    /// result does not depend on it, so the gradient is exactly `softmax(x)` (PyTorch's) and
+    /// autodiff builds nothing for the maximum; clamping rather than PyTorch's
+    /// `where(|m| == inf, 0, m)` uses the maximum once, so it fuses into the reduction.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Tensor> {
         let x = self.to_dtype(super::float_of(self.dtype()))?;
-        let max = x.max(&[dim], true)?;
-        let zero = x.scalar(0.0, x.dtype())?;
-        let m = zero.where_(&max.abs()?.eq(f64::INFINITY)?, &max)?;
+        let finite = match x.dtype() {
+            DType::F32 => f64::from(f32::MAX),
+            _ => f64::MAX,
+        };
+        let m = x
+            .max(&[dim], true)?
+            .detach()?
+            .clamp(Some(-finite), Some(finite))?;
         let lse = x.sub(&m)?.exp()?.sum(&[dim], true)?.log()?.add(&m)?;
         if keepdim {
             Ok(lse)

@@ -30,7 +30,8 @@ impl Tensor {
         &self.graph
     }
 
-    /// The node id (`%N` in the text format).
+    /// The node id (`%N` in the text format). It names this node while a handle to it lives:
+    /// once every handle is gone the graph may forget the node and give the id to a new one.
     pub fn id(&self) -> NodeId {
         self.id
     }

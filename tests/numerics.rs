@@ -157,7 +157,10 @@ fn logsumexp_gradient_is_softmax() -> Result<()> {
         p.logsumexp(0, false)?.backward()?;
         let grad = p.grad().map(|t| t.to_f64_vec()).unwrap_or_default();
         for (i, (got, want)) in grad.iter().zip(e.iter().map(|v| v / total)).enumerate() {
-            assert!((got - want).abs() <= 1e-6, "{mode}: d/dx{i} = {got}, want {want}");
+            assert!(
+                (got - want).abs() <= 1e-6,
+                "{mode}: d/dx{i} = {got}, want {want}"
+            );
         }
     }
     Ok(())

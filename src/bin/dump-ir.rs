@@ -258,17 +258,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Command, Failure> {
 /// Reads, parses and verifies `file`, naming it in every error.
 fn load(file: &str) -> Result<Graph, Failure> {
     let bytes = std::fs::read(file).map_err(|e| Failure::Io(format!("{file}: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        // A malformed file like any other: point at the first byte that is not UTF-8.
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
-        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let col = 1 + String::from_utf8_lossy(&valid[line_start..])
-            .chars()
-            .count();
-        Failure::Input(format!("{file}:{line}:{col}: the file is not UTF-8 text"))
-    })?;
-    let graph = ir::text::parse(&text).map_err(|e| match e {
+    // Bytes that are not UTF-8 are a malformed file like any other, with a position.
+    let graph = ir::text::parse_bytes(&bytes).map_err(|e| match e {
         IrError::Parse { line, col, msg } => Failure::Input(format!("{file}:{line}:{col}: {msg}")),
         other => Failure::Input(format!("{file}: {other}")),
     })?;

@@ -53,6 +53,27 @@ use crate::graph::Graph;
 use std::fmt;
 use std::path::Path;
 
+/// Parses `.kir` text given as bytes (a file's contents): like [`parse`], and bytes that are
+/// not UTF-8 are a parse error at the position of the first one.
+///
+/// # Errors
+/// [`IrError::Parse`] with the 1-based line and column (in characters) of the error.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Graph> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            Err(IrError::Parse {
+                line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
+                // The prefix is valid UTF-8 up to `valid_up_to`, so this cannot fail.
+                col: 1 + std::str::from_utf8(&valid[line_start..]).map_or(0, |l| l.chars().count()),
+                msg: "the file is not UTF-8 text".into(),
+            })
+        }
+    }
+}
+
 impl Graph {
     /// The graph in the `.kir` text format (same as [`print()`] and `Display`).
     pub fn to_text(&self) -> String {
@@ -74,8 +95,8 @@ impl Graph {
     /// [`IrError::Parse`] (whose position does not name the file: callers add it).
     pub fn load(path: impl AsRef<Path>) -> Result<Graph> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
-        parse(&text)
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        parse_bytes(&bytes)
     }
 }
 

@@ -324,3 +324,16 @@ fn save_and_load() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_a_parse_error_with_a_position() {
+    let err = crate::text::parse_bytes(b"%0 = input \"x\" : f32[2]\n%1 = neg \xff%0 : f32[2]\n");
+    match err {
+        Err(IrError::Parse { line, col, msg }) => {
+            assert_eq!((line, col), (2, 10), "{msg}");
+            assert!(msg.contains("UTF-8"), "{msg}");
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    assert!(crate::text::parse_bytes(b"%0 = input \"x\" : f32[2]\nreturn %0\n").is_ok());
+}

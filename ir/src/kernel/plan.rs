@@ -31,10 +31,9 @@ fn align_up(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
-/// Computes the live ranges and arena offsets of `program`'s temporaries.
-pub fn plan_memory(program: &Program) -> MemoryPlan {
-    let n = program.buffers.len();
-    let mut live: Vec<Option<(usize, usize)>> = vec![None; n];
+/// Per buffer, the first and last kernel that reads or writes it (`None`: no kernel does).
+pub(super) fn live_ranges(program: &Program) -> Vec<Option<(usize, usize)>> {
+    let mut live: Vec<Option<(usize, usize)>> = vec![None; program.buffers.len()];
     for (k, kernel) in program.kernels.iter().enumerate() {
         let mut touched = kernel.reads();
         touched.push(kernel.out());
@@ -46,6 +45,13 @@ pub fn plan_memory(program: &Program) -> MemoryPlan {
             });
         }
     }
+    live
+}
+
+/// Computes the live ranges and arena offsets of `program`'s temporaries.
+pub fn plan_memory(program: &Program) -> MemoryPlan {
+    let n = program.buffers.len();
+    let live = live_ranges(program);
     let mut temps: Vec<usize> = (0..n)
         .filter(|&i| program.buffers[i].kind == BufferKind::Temp)
         .collect();

@@ -200,7 +200,11 @@ fn try_in_place(program: &mut Program, param: BufferId, value: BufferId) -> bool
 }
 
 /// Whether `kernel` is elementwise over `shape` and reads `param` only at the point it writes.
-fn reads_only_in_place(kernel: &Kernel, param: BufferId, shape: &crate::shape::Shape) -> bool {
+pub(super) fn reads_only_in_place(
+    kernel: &Kernel,
+    param: BufferId,
+    shape: &crate::shape::Shape,
+) -> bool {
     let KernelKind::Elementwise { shape: s, body, .. } = &kernel.kind else {
         return false;
     };

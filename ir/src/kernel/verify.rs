@@ -551,7 +551,7 @@ impl Verifier<'_> {
     /// The in-place exception: an elementwise writer of an updated parameter reads it unmasked,
     /// at the element it writes.
     fn in_place_reads(&self, kernel: &Kernel, out: BufferId) -> Check {
-        let KernelKind::Elementwise { shape, body, .. } = &kernel.kind else {
+        let KernelKind::Elementwise { .. } = &kernel.kind else {
             return fail(
                 "in-place",
                 format!("{} reads its own output b{}", kernel.kind_name(), out.0),
@@ -566,24 +566,12 @@ impl Verifier<'_> {
                 ),
             );
         }
-        let row_major = shape.strides();
-        for inst in &body.insts {
-            if let InstKind::Load { view, mask } = &inst.kind {
-                let at_written_element = mask.is_none()
-                    && view.offset == 0
-                    && shape
-                        .dims()
-                        .iter()
-                        .zip(&view.strides)
-                        .zip(&row_major)
-                        .all(|((&d, &s), &r)| d <= 1 || s == r as isize);
-                if view.buffer == out && !at_written_element {
-                    return fail(
-                        "in-place",
-                        format!("reads b{} elsewhere than at the element it writes", out.0),
-                    );
-                }
-            }
+        // The rule `lower_step` applies when it makes a kernel the writer, checked again.
+        if !super::update::reads_only_in_place(kernel, out, &self.decl(out)?.shape) {
+            return fail(
+                "in-place",
+                format!("reads b{} elsewhere than at the element it writes", out.0),
+            );
         }
         Ok(())
     }
@@ -613,13 +601,7 @@ impl Verifier<'_> {
 
     fn memory_plan(&self) -> Check {
         let plan = &self.p.plan;
-        let mut live: Vec<Option<(usize, usize)>> = vec![None; self.p.buffers.len()];
-        for (k, kernel) in self.p.kernels.iter().enumerate() {
-            for b in kernel.reads().into_iter().chain([kernel.out()]) {
-                let r = &mut live[b.index()];
-                *r = Some(r.map_or((k, k), |(s, e)| (s.min(k), e.max(k))));
-            }
-        }
+        let live = super::plan::live_ranges(self.p);
         let mut slots = Vec::new();
         for (i, d) in self.p.buffers.iter().enumerate() {
             if d.kind != BufferKind::Temp {

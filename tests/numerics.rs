@@ -4,20 +4,28 @@
 
 use kiln::{DType, Device, Graph, HostTensor, Result, Shape};
 
+/// One empty graph per mode: compiled fused, compiled eager, interpreted.
+fn graphs_in_every_mode() -> [(&'static str, Graph); 3] {
+    let graph = |device, eager| {
+        let g = Graph::new();
+        g.set_device(device);
+        g.set_eager(eager);
+        g
+    };
+    [
+        ("fused", graph(Device::Cpu, false)),
+        ("eager", graph(Device::Cpu, true)),
+        ("interpreter", graph(Device::Interpreter, false)),
+    ]
+}
+
 /// Evaluates `build(x)` with `x` fed as `values` (f32, shape `[values.len()]`) in each mode.
 fn in_every_mode(
     values: &[f64],
     build: impl Fn(&kiln::Tensor) -> Result<kiln::Tensor>,
 ) -> Result<Vec<(&'static str, Vec<f64>)>> {
     let mut results = Vec::new();
-    for (mode, device, eager) in [
-        ("fused", Device::Cpu, false),
-        ("eager", Device::Cpu, true),
-        ("interpreter", Device::Interpreter, false),
-    ] {
-        let g = Graph::new();
-        g.set_device(device);
-        g.set_eager(eager);
+    for (mode, g) in graphs_in_every_mode() {
         let x = g.input("x", DType::F32, &[values.len()])?;
         let y = build(&x)?;
         let fed = HostTensor::from_f64(DType::F32, Shape::new(&[values.len()])?, values)?;
@@ -119,14 +127,7 @@ fn sigmoid_is_stable_forward_and_backward() -> Result<()> {
         assert_eq!(&got[2..6], &[0.5, 1.0, 1.0, 0.0], "{mode}");
         assert!(got[6].is_nan(), "{mode}: sigmoid(NaN) = {}", got[6]);
     }
-    for (mode, device, eager) in [
-        ("fused", Device::Cpu, false),
-        ("eager", Device::Cpu, true),
-        ("interpreter", Device::Interpreter, false),
-    ] {
-        let g = Graph::new();
-        g.set_device(device);
-        g.set_eager(eager);
+    for (mode, g) in graphs_in_every_mode() {
         let p = g.parameter("p", vec![-90.0f32, 0.0, 90.0])?;
         p.sigmoid()?.sum_all()?.backward()?;
         let grad = p.grad().map(|t| t.to_f64_vec()).unwrap_or_default();
@@ -145,14 +146,7 @@ fn logsumexp_gradient_is_softmax() -> Result<()> {
     let x = [1.0f32, 3.0, 3.0, -2.0];
     let e: Vec<f64> = x.iter().map(|&v| (f64::from(v)).exp()).collect();
     let total: f64 = e.iter().sum();
-    for (mode, device, eager) in [
-        ("fused", Device::Cpu, false),
-        ("eager", Device::Cpu, true),
-        ("interpreter", Device::Interpreter, false),
-    ] {
-        let g = Graph::new();
-        g.set_device(device);
-        g.set_eager(eager);
+    for (mode, g) in graphs_in_every_mode() {
         let p = g.parameter("p", x.to_vec())?;
         p.logsumexp(0, false)?.backward()?;
         let grad = p.grad().map(|t| t.to_f64_vec()).unwrap_or_default();

@@ -11,10 +11,7 @@
 #[path = "../tests/process/mod.rs"]
 mod process;
 
-use kiln::nn::loss::MseLoss;
-use kiln::nn::{Linear, Module, ReLU, Sequential};
-use kiln::optim::{Adam, TrainStep};
-use kiln::{manual_seed, DType, Graph, HostTensor, Result, Shape};
+use kiln::{Graph, Result};
 use std::time::Instant;
 
 fn mb(bytes: Option<u64>) -> String {
@@ -59,26 +56,12 @@ fn issue_loop(iterations: usize) -> Result<()> {
 
 /// A 4-16-1 MLP, MSE, Adam, batch 32: one `TrainStep` run `steps` times.
 fn train_step(steps: usize) -> Result<()> {
-    manual_seed(3);
-    let g = Graph::new();
-    let model = Sequential::new()
-        .add(Linear::new(&g, "fc1", 4, 16, true)?)
-        .add(ReLU)
-        .add(Linear::new(&g, "fc2", 16, 1, true)?);
-    let x = g.input("x", DType::F32, &[32, 4])?;
-    let y = g.input("y", DType::F32, &[32, 1])?;
-    let loss = MseLoss::default().forward(&model.forward(&x)?, &y)?;
-    let mut adam = Adam::new(model.named_parameters(), 1e-3);
-    let step = TrainStep::new(&loss, &mut adam)?;
-    let xs: Vec<f64> = (0..128)
-        .map(|i| ((i * 37) % 23) as f64 / 11.0 - 1.0)
-        .collect();
-    let ys: Vec<f64> = xs
-        .chunks(4)
-        .map(|r| r[0] - 2.0 * r[1] + 0.5 * r[2] * r[3])
-        .collect();
-    let xv = HostTensor::from_f64(DType::F32, Shape::new(&[32, 4])?, &xs)?;
-    let yv = HostTensor::from_f64(DType::F32, Shape::new(&[32, 1])?, &ys)?;
+    let process::SmallStep {
+        graph: g,
+        step,
+        x: xv,
+        y: yv,
+    } = process::small_train_step()?;
     let feeds = [("x", &xv), ("y", &yv)];
     let report_every = (steps / 10).max(1);
     let mut segment = Instant::now();

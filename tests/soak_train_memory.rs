@@ -6,10 +6,7 @@
 
 mod process;
 
-use kiln::nn::loss::MseLoss;
-use kiln::nn::{Linear, Module, ReLU, Sequential};
-use kiln::optim::{Adam, TrainStep};
-use kiln::{manual_seed, DType, Graph, HostTensor, Result, Shape};
+use kiln::Result;
 
 /// Steps in all; about 2 s in release on a 2-core shared VM.
 const STEPS: usize = 100_000;
@@ -22,27 +19,9 @@ const BOUND_BYTES: u64 = 8 << 20;
 
 #[test]
 fn train_step_runs_100k_steps_in_constant_memory() -> Result<()> {
-    manual_seed(3);
-    let g = Graph::new();
-    let model = Sequential::new()
-        .add(Linear::new(&g, "fc1", 4, 16, true)?)
-        .add(ReLU)
-        .add(Linear::new(&g, "fc2", 16, 1, true)?);
-    let x = g.input("x", DType::F32, &[32, 4])?;
-    let y = g.input("y", DType::F32, &[32, 1])?;
-    let loss = MseLoss::default().forward(&model.forward(&x)?, &y)?;
-    let mut adam = Adam::new(model.named_parameters(), 1e-3);
-    let step = TrainStep::new(&loss, &mut adam)?;
-    // y = x0 - 2 x1 + 0.5 x2 x3 on a fixed batch.
-    let xs: Vec<f64> = (0..128)
-        .map(|i| ((i * 37) % 23) as f64 / 11.0 - 1.0)
-        .collect();
-    let ys: Vec<f64> = xs
-        .chunks(4)
-        .map(|r| r[0] - 2.0 * r[1] + 0.5 * r[2] * r[3])
-        .collect();
-    let xv = HostTensor::from_f64(DType::F32, Shape::new(&[32, 4])?, &xs)?;
-    let yv = HostTensor::from_f64(DType::F32, Shape::new(&[32, 1])?, &ys)?;
+    let process::SmallStep {
+        step, x: xv, y: yv, ..
+    } = process::small_train_step()?;
     let feeds = [("x", &xv), ("y", &yv)];
 
     let first = step.run(&feeds)?;
